@@ -103,6 +103,11 @@ test("conflict hint: a follower with a long divergent suffix is repaired in few 
   c.stabilize();
   for (let i = 0; i < 5; i++) c.member(2).node.propose(enc(`kept${i}`));
   c.stabilize();
+  // Member 3 takes over, so its probe of member 1 starts at its own last index, far past the
+  // point where the logs diverge.
+  c.member(3).node.campaign();
+  c.stabilize();
+  assert.equal(c.member(3).node.raft.role, RaftRole.Leader);
   c.heal();
   // Count rejected appends while the logs converge.
   let rejections = 0;
