@@ -652,8 +652,8 @@ export class Raft {
       this.becomeFollower(this.term + 1, NONE);
       return false;
     }
-    const member = confState.voters.includes(this.id) || confState.learners.includes(this.id);
-    if (!member) return false;
+    // The snapshot may predate this member's addition (a new member catching up): accept it;
+    // the conf change entries after it make this node a member when applied.
     if (this.raftLog.matchTerm(index, term)) {
       // The log already holds the snapshot's last entry: just fast-forward the commit index.
       this.raftLog.commitTo(index);
