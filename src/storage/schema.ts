@@ -426,34 +426,43 @@ export function decodeUint64(buf: Uint8Array): number {
 // WAL (Cairn's own format; etcd's WAL is not reproduced).
 //
 // Directory: segment files named `<seq:16 hex>-<firstIndex:16 hex>.wal`, where `seq` counts
-// segments from 0 and `firstIndex` is the index of the first entry the segment may hold (its
-// entries all have larger or equal indexes than every entry of earlier segments). A new segment is
+// segments from 0 and `firstIndex` is the index the next entry had when the segment was cut
+// (a later Raft log truncation may still write smaller indexes into it). A new segment is
 // written as `<name>.tmp`, filled with zeros to the segment size, fsynced, renamed, and the
 // directory fsynced, so a segment file always has its full preallocated length.
 //
 // Segment = a sequence of records, then zeros to the end of the file. Record layout (little-endian):
 //
 //   offset 0   u32  payloadLength   bytes of payload (not counting this 12-byte header)
-//   offset 4   u32  crc             CRC-32C of (previous record's crc as u32 LE ‖ type ‖ payload);
-//                                   the first record of a segment chains from the `crc` field of
-//                                   the segment header record
+//   offset 4   u32  crc             CRC-32 (IEEE, zlib's) of (type ‖ payload), continued from the
+//                                   previous record's crc (zlib.crc32(data, previousCrc)); the
+//                                   segment header record starts its own chain from 0
 //   offset 8   u8   type            WAL_RECORD_* below
 //   offset 9   u8[3] reserved, zero
 //   offset 12  payload
 //   then 0–7 zero bytes of padding so the next record starts 8-byte aligned.
 //
-// A zero `payloadLength` with a zero `type` marks the end of the written part (preallocated
-// zeros). Chaining each CRC to the previous one makes a stale record left over from an earlier use
-// of the same bytes fail the check, and a record cut or reordered anywhere fail the next check.
+// An all-zero header marks the end of the written part (the preallocated zeros). Chaining each
+// CRC to the previous one makes a stale or reordered record fail its check, and each segment
+// header names the last crc of the previous segment (`chainCrc`), so a segment that lost records
+// at its end is detected when the next segment is read.
 //
-// Payloads:
-//   SEGMENT_HEADER   u64 seq, u64 firstIndex, u32 chainCrc (the last crc of the previous segment)
+// Every segment starts with: SEGMENT_HEADER, METADATA, then the latest HARD_STATE and SNAPSHOT
+// marker known when the segment was cut, so that older segments can be deleted freely.
+//
+// Payloads (little-endian):
+//   SEGMENT_HEADER   u64 seq, u64 firstIndex, u32 chainCrc (last crc of the previous segment)
 //   ENTRY            u64 term, u64 index, u8 entryType, then the entry data to the end
 //   HARD_STATE       u64 term, u64 vote (uint64), u64 commit
 //   SNAPSHOT         u64 index, u64 term, u32 voterCount, voters u64…, u32 learnerCount, learners u64…
 //                    (a marker: the application's snapshot data lives in the backend, not the WAL)
-//   METADATA         opaque bytes written at creation (e.g. node and cluster ID); repeated in every
-//                    segment header's successor so any segment can be read alone
+//   METADATA         opaque bytes given when the WAL was created (e.g. node and cluster ID)
+//
+// Reading: a bad record (short, bad length, bad crc) in the last segment is a torn write and is
+// cut off (zeroed and synced) when everything after it is zero or the record contains a zeroed
+// 512-byte sector; anywhere else it is corruption and the WAL refuses to open, naming the file and
+// offset. Entries with an index already seen replace the earlier ones from that index on (a Raft
+// log truncation).
 // ---------------------------------------------------------------------------------------------
 
 /** WAL record types (the byte at offset 8 of a record header). */
