@@ -4,7 +4,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -60,6 +60,20 @@ export interface EtcdOptions {
   readonly extraArgs?: readonly string[];
   /** Member name; "default" unless given. */
   readonly name?: string;
+  /** Serve clients over TLS with these PEM files, requiring client certificates. */
+  readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
+}
+
+/** Whether etcd answers on the port: a TCP connection is accepted (TLS or not). */
+function isHealthy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
 }
 
 /** Starts etcd and waits until it answers /health. */
@@ -68,7 +82,8 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess>
   const name = options.name ?? "default";
   const clientPort = await freePort();
   const peerPort = await freePort();
-  const clientUrl = `http://127.0.0.1:${clientPort}`;
+  const scheme = options.tls === undefined ? "http" : "https";
+  const clientUrl = `${scheme}://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const args = [
     `--name=${name}`,
@@ -78,6 +93,14 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess>
     `--listen-peer-urls=${peerUrl}`,
     `--initial-advertise-peer-urls=${peerUrl}`,
     `--initial-cluster=${name}=${peerUrl}`,
+    ...(options.tls === undefined
+      ? []
+      : [
+          `--cert-file=${options.tls.certFile}`,
+          `--key-file=${options.tls.keyFile}`,
+          `--trusted-ca-file=${options.tls.caFile}`,
+          "--client-cert-auth",
+        ]),
     "--log-level=error",
     "--logger=zap",
     ...(options.extraArgs ?? []),
@@ -104,13 +127,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess>
       await stop();
       throw new Error(`etcd exited early (code ${child.exitCode}): ${stderr}`);
     }
-    try {
-      const response = await fetch(`${clientUrl}/health`);
-      const body = (await response.json()) as { health?: string };
-      if (body.health === "true") break;
-    } catch {
-      // Not listening yet.
-    }
+    if (await isHealthy(clientPort)) break;
     if (performance.now() - started > maxWaitMs) {
       await stop();
       throw new Error(`etcd did not become healthy within ${maxWaitMs} ms: ${stderr}`);
