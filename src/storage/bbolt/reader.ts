@@ -142,7 +142,7 @@ export class BboltReader {
     if (meta.pgid < 2n || meta.pgid * BigInt(meta.pageSize) > BigInt(source.sizeBytes)) {
       throw new BboltFormatError(
         "TRUNCATED",
-        `file is ${source.sizeBytes} bytes but the database claims ${meta.pgid} pages of ${meta.pageSize} bytes`,
+        `truncated database: file is ${source.sizeBytes} bytes but the database claims ${meta.pgid} pages of ${meta.pageSize} bytes`,
       );
     }
     if (meta.rootPgid < 2n || meta.rootPgid >= meta.pgid) {
