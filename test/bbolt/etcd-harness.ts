@@ -16,14 +16,14 @@ import type { TestContext } from "node:test";
 const START_POLL_LIMIT = 200;
 const POLL_INTERVAL_MS = 100;
 
-function binaryWorks(name: string): boolean {
-  const result = spawnSync(name, ["--version"], { encoding: "utf8", env: { ...process.env, ETCDCTL_API: "3" } });
-  return result.status === 0;
+function binaryWorks(name: string, versionArgs: string[]): boolean {
+  const result = spawnSync(name, versionArgs, { encoding: "utf8", env: { ...process.env, ETCDCTL_API: "3" } });
+  return result.status === 0 && /3\.4\./.test(result.stdout);
 }
 
 /** True when etcd and etcdctl can be used; otherwise skips the test (fails it under CI=true). */
 export function requireEtcd(t: TestContext): boolean {
-  if (binaryWorks("etcd") && binaryWorks("etcdctl")) return true;
+  if (binaryWorks("etcd", ["--version"]) && binaryWorks("etcdctl", ["version"])) return true;
   const reason = "etcd/etcdctl 3.4 not found on PATH (apt-get install -y etcd-server etcd-client)";
   if (process.env.CI === "true") throw new Error(`${reason}; required when CI=true`);
   t.skip(reason);
