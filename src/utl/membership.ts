@@ -96,6 +96,14 @@ export function clusterIdFromMemberIds(ids: MemberId[]): bigint {
   return sha1Uint64(bytes);
 }
 
+/** The reason etcd's `netutil.URLStringsEqual` gives for two sorted URL lists that differ. */
+function urlMismatch(a: string[], b: string[]): string {
+  const quoted = (list: string[]) => `[${list.map((url) => JSON.stringify(url)).join(" ")}]`;
+  if (a.length !== b.length) return `len(${quoted(a)}) != len(${quoted(b)})`;
+  const i = a.findIndex((url, index) => url !== b[index]);
+  return `resolved urls: ${JSON.stringify(a[i])} != ${JSON.stringify(b[i])}`;
+}
+
 function urlsMapString(map: Map<string, string[]>): string {
   const pairs: string[] = [];
   for (const [name, urls] of map) for (const url of urls) pairs.push(`${name}=${url}`);
@@ -121,7 +129,7 @@ export function buildInitialCluster(options: {
   const missingFromAdvertised = localURLs.filter((url) => !advertised.includes(url));
   if (missingFromAdvertised.length > 0) {
     throw new MembershipConfigError(
-      `--initial-cluster has ${missingFromAdvertised.map((url) => `${options.name}=${url}`).join(",")} but missing from --initial-advertise-peer-urls=${advertised.join(",")}`,
+      `--initial-cluster has ${missingFromAdvertised.map((url) => `${options.name}=${url}`).join(",")} but missing from --initial-advertise-peer-urls=${advertised.join(",")} (${urlMismatch(advertised, localURLs)})`,
     );
   }
   const missingFromCluster = advertised.filter((url) => !localURLs.includes(url));
@@ -163,5 +171,5 @@ export function encodeMemberRecord(member: Member & { clientURLs?: string[]; isL
   if (member.isLearner === true) json += `,"isLearner":true`;
   if (member.name !== "") json += `,"name":${goJson(member.name)}`;
   if (member.clientURLs !== undefined && member.clientURLs.length > 0) json += `,"clientURLs":${goJson(member.clientURLs)}`;
-  return { key: Buffer.from(formatId(member.id), "utf8"), value: Buffer.from(json, "utf8") };
+  return { key: Buffer.from(formatId(member.id), "utf8"), value: Buffer.from(`${json}}`, "utf8") };
 }

@@ -147,3 +147,64 @@ export async function putMany(clientURL: string, pairs: [string, string][], conc
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
+
+/** Member and cluster IDs etcd reports when it starts on a restored data directory. */
+export interface StartupIds {
+  localMemberId: string;
+  clusterId: string;
+  /** Every member etcd recovered, by ID, with its peer URLs as logged. */
+  members: Map<string, string>;
+}
+
+/**
+ * Starts etcd on a restored data dir just long enough to read, from its log, the member and
+ * cluster IDs it recovered (a multi-member cluster never gets quorum here, so the log is the only
+ * place to ask), then kills it.
+ */
+export async function readStartupIds(options: {
+  dataDir: string;
+  name: string;
+  peerURL: string;
+  initialCluster: string;
+  token: string;
+  memberCount: number;
+}): Promise<StartupIds> {
+  const clientURL = `http://127.0.0.1:${await freePort()}`;
+  const child = spawn(
+    "etcd",
+    [
+      `--name=${options.name}`,
+      `--data-dir=${options.dataDir}`,
+      `--listen-client-urls=${clientURL}`,
+      `--advertise-client-urls=${clientURL}`,
+      `--listen-peer-urls=${options.peerURL}`,
+      `--initial-advertise-peer-urls=${options.peerURL}`,
+      `--initial-cluster=${options.initialCluster}`,
+      `--initial-cluster-token=${options.token}`,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  running.add(child);
+  let log = "";
+  child.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  try {
+    for (let attempt = 0; attempt < START_POLL_LIMIT; attempt++) {
+      const local = /restarting member ([0-9a-f]+) in cluster ([0-9a-f]+)/.exec(log);
+      const added = [...log.matchAll(/added member ([0-9a-f]+) \[([^\]]*)\] to cluster ([0-9a-f]+)/g)];
+      if (local !== null && added.length >= options.memberCount) {
+        return { localMemberId: local[1]!, clusterId: local[2]!, members: new Map(added.map((m) => [m[1]!, m[2]!])) };
+      }
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+    }
+    throw new Error(`etcd did not report its IDs; log:\n${log}`);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+    }
+    running.delete(child);
+  }
+}

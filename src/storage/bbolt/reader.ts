@@ -32,6 +32,9 @@ import {
 } from "./layout.js";
 import type { ByteSource } from "./source.js";
 
+/** bbolt reads this many bytes to find the page size, and calls a shorter file invalid. */
+const FIRST_READ_BYTES = 0x1000;
+
 /** Deepest B+tree (root to leaf, nested buckets included) the reader follows. */
 export const MAX_TREE_DEPTH = 64;
 /** Deepest bucket nesting the reader follows. */
@@ -123,21 +126,19 @@ export class BboltReader {
 
   /** Validates the meta pages and returns a reader; throws BboltFormatError when the file is unusable. */
   static open(source: ByteSource): BboltReader {
-    if (source.sizeBytes < PAGE_HEADER_SIZE + META_SIZE) {
-      throw new BboltFormatError("TOO_SMALL", `file size too small (${source.sizeBytes} bytes)`);
-    }
+    // The same checks, in the same order and with the same messages, as bbolt's Open and mmap.
+    if (source.sizeBytes === 0) throw new BboltFormatError("TOO_SMALL", "file size too small (0 bytes)");
+    if (source.sizeBytes < FIRST_READ_BYTES) throw new BboltFormatError("INVALID", "invalid database");
     const first = checkMeta(source.read(0, PAGE_HEADER_SIZE + META_SIZE));
     // Like bbolt, trust meta 0's page size when meta 0 is valid; otherwise assume 4096.
     const pageSize = first.error === undefined ? first.meta.pageSize : DEFAULT_PAGE_SIZE_BYTES;
-    let second: { meta: Meta; error?: BboltFormatError } | undefined;
-    if (source.sizeBytes >= pageSize + PAGE_HEADER_SIZE + META_SIZE) {
-      second = checkMeta(source.read(pageSize, PAGE_HEADER_SIZE + META_SIZE));
-    }
+    if (source.sizeBytes < 2 * pageSize) throw new BboltFormatError("TOO_SMALL", "file size too small");
+    const second = checkMeta(source.read(pageSize, PAGE_HEADER_SIZE + META_SIZE));
     const candidates = [first, second].filter((m) => m !== undefined && m.error === undefined).map((m) => m!.meta);
     candidates.sort((a, b) => (a.txid > b.txid ? -1 : a.txid < b.txid ? 1 : 0));
     const meta = candidates[0];
     if (meta === undefined) {
-      throw first.error ?? second?.error ?? new BboltFormatError("INVALID", "invalid database");
+      throw first.error ?? second.error ?? new BboltFormatError("INVALID", "invalid database");
     }
     if (meta.pgid < 2n || meta.pgid * BigInt(meta.pageSize) > BigInt(source.sizeBytes)) {
       throw new BboltFormatError(
