@@ -306,6 +306,7 @@ export class WatchableStore {
     const batches = new Map<Watcher, WatchEvent[]>();
     for (const event of events) {
       for (const w of this.synced.matching(event.kv.key)) {
+        if (event.kv.modRevision < w.minRev) continue; // a start revision in the future
         let batch = batches.get(w);
         if (batch === undefined) batches.set(w, (batch = []));
         batch.push(event);
