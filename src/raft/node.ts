@@ -57,7 +57,7 @@
  * which must be re-applied with applyConfChange.
  */
 import { encodeConfChange } from "./confchange.js";
-import { assert } from "./errors.js";
+import { ProposalDroppedError, assert } from "./errors.js";
 import type { ProgressState } from "./progress.js";
 import { Raft, type RaftConfig, type ReadState, type SoftState } from "./raft.js";
 import {
@@ -76,7 +76,7 @@ import {
 } from "./types.js";
 import { hardStateEqual, isEmptyHardState, isLocalMessage, isResponseMessage, makeMessage } from "./util.js";
 
-export { ProposalDroppedError } from "./errors.js";
+export { ProposalDroppedError };
 export type { RaftConfig, RaftLimits, ReadState, SoftState } from "./raft.js";
 
 /** Configuration of a RawNode: see RaftConfig. */
@@ -194,11 +194,18 @@ export class RawNode {
     return this.raft.applyConfChange(cc);
   }
 
-  /** Feeds a message received from a peer. */
+  /**
+   * Feeds a message received from a peer. Never throws ProposalDroppedError: a proposal forwarded
+   * by a peer that cannot be accepted here is dropped silently (its proposer times out).
+   */
   step(message: Message): void {
     if (isLocalMessage(message.type)) return;
     if (isResponseMessage(message.type) && !this.raft.tracker.progress.has(message.from)) return;
-    this.raft.step(message);
+    try {
+      this.raft.step(message);
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+    }
   }
 
   /** Requests a linearizable read point tagged `ctx`; the answer arrives as a Ready's readStates. */
