@@ -1,4 +1,8 @@
-/** The simulator's replicated state machine: a tiny key-value map with put, get and compare-and-swap. */
+/**
+ * The simulator's replicated state machine: a tiny key-value map with put, get and compare-and-swap.
+ * Commands carry a unique operation id and are applied at most once (Raft thesis §6.3): the network
+ * may duplicate a forwarded proposal, and Raft then appends it twice.
+ */
 
 /** A command carried in a log entry. `op` identifies the client operation it serves. */
 export interface KvCommand {
@@ -25,8 +29,13 @@ export function decodeCommand(data: Uint8Array): KvCommand {
 export class KvStore {
   /** Current values. */
   readonly data = new Map<string, string>();
+  /** Operation ids already applied. */
+  readonly appliedOps = new Set<number>();
 
-  apply(cmd: KvCommand): KvResult {
+  /** Applies a command; returns undefined for a duplicate of one already applied. */
+  apply(cmd: KvCommand): KvResult | undefined {
+    if (this.appliedOps.has(cmd.op)) return undefined;
+    this.appliedOps.add(cmd.op);
     switch (cmd.kind) {
       case "put":
         this.data.set(cmd.key, cmd.value ?? "");
@@ -47,13 +56,15 @@ export class KvStore {
   }
 
   serialize(): Uint8Array {
-    return encoder.encode(JSON.stringify([...this.data].sort()));
+    return encoder.encode(JSON.stringify({ data: [...this.data].sort(), ops: [...this.appliedOps].sort((a, b) => a - b) }));
   }
 
   static deserialize(bytes: Uint8Array): KvStore {
     const store = new KvStore();
     if (bytes.byteLength === 0) return store;
-    for (const [k, v] of JSON.parse(decoder.decode(bytes)) as Array<[string, string]>) store.data.set(k, v);
+    const state = JSON.parse(decoder.decode(bytes)) as { data: Array<[string, string]>; ops: number[] };
+    for (const [k, v] of state.data) store.data.set(k, v);
+    for (const op of state.ops) store.appliedOps.add(op);
     return store;
   }
 }

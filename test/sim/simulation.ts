@@ -234,7 +234,7 @@ export class Simulation {
     const cmd = decodeCommand(entry.data);
     const result = member.kv.apply(cmd);
     const op = member.pendingOps.get(cmd.op);
-    if (op === undefined) return;
+    if (op === undefined || result === undefined) return;
     member.pendingOps.delete(cmd.op);
     op.return = this.now;
     op.output = result.kind === "get" ? result.value : result.kind === "cas" ? result.ok : undefined;
