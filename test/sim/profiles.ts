@@ -16,6 +16,8 @@ export interface Profile {
   maxLostWrites: number;
   /** Snapshot and compact once this many applied entries sit in the log. */
   compactThreshold: number;
+  /** Per-tick probability of proposing a membership change (add voter/learner, promote, remove). */
+  membershipRate: number;
 }
 
 const base: Profile = {
@@ -29,6 +31,7 @@ const base: Profile = {
   lyingDisk: false,
   maxLostWrites: 0,
   compactThreshold: 200,
+  membershipRate: 0,
 };
 
 export const PROFILES: readonly Profile[] = [
@@ -38,6 +41,7 @@ export const PROFILES: readonly Profile[] = [
   { ...base, name: "crashes", maxDelayMs: 15, lossRate: 0.01, crashRate: 0.006, compactThreshold: 30 },
   { ...base, name: "snapshots", maxDelayMs: 20, lossRate: 0.05, partitionRate: 0.004, crashRate: 0.002, compactThreshold: 5 },
   { ...base, name: "chaos", maxDelayMs: 50, lossRate: 0.08, duplicateRate: 0.05, partitionRate: 0.01, crashRate: 0.006, compactThreshold: 20 },
+  { ...base, name: "membership", maxDelayMs: 20, lossRate: 0.03, partitionRate: 0.004, crashRate: 0.003, compactThreshold: 15, membershipRate: 0.02 },
   { ...base, name: "lying-disk", maxDelayMs: 15, lossRate: 0.02, partitionRate: 0.004, crashRate: 0.02, lyingDisk: true, maxLostWrites: 4, compactThreshold: 100 },
 ];
 

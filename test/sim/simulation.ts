@@ -10,11 +10,11 @@
  * `livenessBoundTicks`.
  */
 import { RawNode, type Ready } from "../../src/raft/node.js";
-import { MemoryStorage } from "../../src/raft/storage.js";
+import { MemoryStorage, emptySnapshot } from "../../src/raft/storage.js";
 import { SeededRandom } from "../../src/raft/rand.js";
 import { ProposalDroppedError } from "../../src/raft/errors.js";
 import { decodeConfChange } from "../../src/raft/confchange.js";
-import { EntryType, MessageType, RaftRole, type Entry, type NodeId, type Snapshot } from "../../src/raft/types.js";
+import { ConfChangeType, EntryType, MessageType, RaftRole, type ConfChange, type Entry, type NodeId, type Snapshot } from "../../src/raft/types.js";
 import { SafetyChecker, type LogView } from "./checkers.js";
 import { SimDisk } from "./disk.js";
 import { KvStore, decodeCommand, encodeCommand, type KvCommand } from "./kv.js";
@@ -48,6 +48,7 @@ export interface SimResult {
   opsCompleted: number;
   opsInvoked: number;
   crashes: number;
+  membershipChanges: number;
   lostWrites: number;
   linearizabilityInconclusive: boolean;
   maxCommitIndex: number;
@@ -83,7 +84,14 @@ export class Simulation {
   readonly checker = new SafetyChecker();
   readonly members = new Map<NodeId, SimMember>();
   readonly history: KvOperation[] = [];
-  private readonly ids: NodeId[];
+  /** Current members (running or crashed); removed members leave this list. */
+  private ids: NodeId[];
+  /** Id the next added member gets. */
+  private nextMemberId: number;
+  /** Index of the latest conf change applied by any member, and its effects still to carry out. */
+  private lastConfIndex = 1;
+  private membershipEffects: ConfChange[] = [];
+  private membershipChanges = 0;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private now = 0;
@@ -103,6 +111,7 @@ export class Simulation {
     this.preVote = this.random.chance(0.5);
     this.checkQuorum = this.random.chance(0.5);
     this.ids = Array.from({ length: n }, (_, i) => BigInt(i + 1));
+    this.nextMemberId = n + 1;
     this.network = new SimNetwork(
       { minDelayMs: profile.minDelayMs, maxDelayMs: profile.maxDelayMs, lossRate: profile.lossRate, duplicateRate: profile.duplicateRate },
       this.random.fork(),
@@ -130,7 +139,7 @@ export class Simulation {
   private start(member: SimMember): void {
     const disk = member.disk;
     const storage = new MemoryStorage();
-    storage.applySnapshot(disk.snapshot);
+    if (disk.snapshot.metadata.index > 0) storage.applySnapshot(disk.snapshot);
     storage.append(disk.entries);
     const snapIndex = disk.snapshot.metadata.index;
     // A lying disk can leave a commit index past the log it kept; clamp so the member can run
@@ -227,7 +236,12 @@ export class Simulation {
     this.checker.observeApply(member.id, entry, this.ticks);
     member.appliedIndex = entry.index;
     if (entry.type === EntryType.ConfChange) {
-      member.node.applyConfChange(decodeConfChange(entry.data));
+      const cc = decodeConfChange(entry.data);
+      member.node.applyConfChange(cc);
+      if (entry.index > this.lastConfIndex) {
+        this.lastConfIndex = entry.index;
+        this.membershipEffects.push(cc);
+      }
       return;
     }
     if (entry.data.byteLength === 0) return;
@@ -379,6 +393,65 @@ export class Simulation {
     }
   }
 
+  // ---- membership ----
+
+  /** Proposes a random single-step membership change through the leader. */
+  private maybeChangeMembership(): void {
+    if (!this.random.chance(this.profile.membershipRate)) return;
+    const leader = [...this.members.values()].find((m) => m.alive && m.node.raft.role === RaftRole.Leader);
+    if (!leader) return;
+    const { voters, learners } = leader.node.status().confState;
+    let type: ConfChangeType;
+    let nodeId: NodeId;
+    const roll = this.random.intn(3);
+    if (learners.length > 0 && roll === 0) {
+      type = ConfChangeType.AddNode;
+      nodeId = learners[this.random.intn(learners.length)]!;
+    } else if (voters.length > 3 && (roll === 1 || voters.length + learners.length >= 7)) {
+      type = ConfChangeType.RemoveNode;
+      nodeId = voters[this.random.intn(voters.length)]!;
+    } else if (voters.length + learners.length < 7) {
+      type = this.random.chance(0.5) ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
+      nodeId = BigInt(this.nextMemberId++);
+    } else {
+      return;
+    }
+    try {
+      leader.node.proposeConfChange({ id: BigInt(this.nextOpId++), type, nodeId, context: new Uint8Array(0) });
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+      return;
+    }
+    this.trace(`propose ${ConfChangeType[type]} ${nodeId} via ${leader.id}`);
+    this.guard(leader, "ready", () => this.handleReady(leader));
+  }
+
+  /** Carries out committed membership changes: new members start empty, removed ones stop. */
+  private applyMembershipEffects(): void {
+    const effects = this.membershipEffects;
+    this.membershipEffects = [];
+    for (const cc of effects) {
+      const id = cc.nodeId;
+      if (cc.type === ConfChangeType.AddNode || cc.type === ConfChangeType.AddLearnerNode) {
+        if (this.members.has(id)) continue;
+        const member = new SimMember(id, new SimDisk(emptySnapshot(), this.profile.lyingDisk));
+        this.members.set(id, member);
+        this.ids.push(id);
+        this.start(member);
+        this.membershipChanges++;
+        this.trace(`member ${id} joins`);
+      } else if (cc.type === ConfChangeType.RemoveNode) {
+        const member = this.members.get(id);
+        if (!member || !this.ids.includes(id)) continue;
+        member.alive = false;
+        member.restartAt = Number.MAX_SAFE_INTEGER;
+        this.ids = this.ids.filter((x) => x !== id);
+        this.membershipChanges++;
+        this.trace(`member ${id} removed`);
+      }
+    }
+  }
+
   // ---- main loop ----
 
   private deliver(): void {
@@ -423,7 +496,11 @@ export class Simulation {
   run(): SimResult {
     const { faultTicks, livenessBoundTicks } = this.options;
     for (let t = 0; t < faultTicks; t++) {
-      if (this.faultsEnabled) this.injectFaults();
+      if (this.faultsEnabled) {
+        this.injectFaults();
+        this.maybeChangeMembership();
+      }
+      this.applyMembershipEffects();
       this.restartDue();
       this.runClients();
       this.stepTick();
@@ -434,6 +511,7 @@ export class Simulation {
     const probeDeadline = this.ticks + livenessBoundTicks;
     let live = false;
     while (this.ticks < probeDeadline) {
+      this.applyMembershipEffects();
       this.stepTick();
       if (this.runProbe()) {
         live = true;
@@ -457,6 +535,7 @@ export class Simulation {
       opsInvoked: this.history.length,
       opsCompleted: this.history.filter((o) => o.return !== Infinity).length,
       crashes: this.crashes,
+      membershipChanges: this.membershipChanges,
       lostWrites: [...this.members.values()].reduce((sum, m) => sum + m.disk.lostWrites, 0),
       linearizabilityInconclusive: lin.inconclusive,
       maxCommitIndex: maxCommit,
