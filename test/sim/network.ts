@@ -14,6 +14,8 @@ export interface NetworkConfig {
   duplicateRate: number;
 }
 
+const NOTHING_DUE: { delivered: Message[]; dropped: Message[] } = { delivered: [], dropped: [] };
+
 export class SimNetwork {
   /** Messages by delivery time (ms). */
   private readonly inFlight = new Map<number, Message[]>();
@@ -45,17 +47,20 @@ export class SimNetwork {
     else this.inFlight.set(at, [m]);
   }
 
-  /** Removes and returns the messages due at `now`. Links cut meanwhile drop them. */
-  due(now: number): Message[] {
+  /**
+   * Removes and returns the messages due at `now`; `dropped` lists those lost because their link
+   * was cut while they were in flight (the sender's transport would notice, e.g. for snapshots).
+   */
+  due(now: number): { delivered: Message[]; dropped: Message[] } {
     const bucket = this.inFlight.get(now);
-    if (!bucket) return [];
+    if (!bucket) return NOTHING_DUE;
     this.inFlight.delete(now);
-    if (this.cut.size === 0) return bucket;
-    return bucket.filter((m) => {
-      const ok = !this.cut.has(`${m.from}>${m.to}`);
-      if (!ok) this.dropped++;
-      return ok;
-    });
+    if (this.cut.size === 0) return { delivered: bucket, dropped: [] };
+    const delivered: Message[] = [];
+    const dropped: Message[] = [];
+    for (const m of bucket) (this.cut.has(`${m.from}>${m.to}`) ? dropped : delivered).push(m);
+    this.dropped += dropped.length;
+    return { delivered, dropped };
   }
 
   cutLink(from: NodeId, to: NodeId): void {

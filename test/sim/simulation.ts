@@ -455,7 +455,12 @@ export class Simulation {
   // ---- main loop ----
 
   private deliver(): void {
-    for (const m of this.network.due(this.now)) {
+    const { delivered, dropped } = this.network.due(this.now);
+    for (const m of dropped) {
+      const sender = this.members.get(m.from);
+      if (m.type === MessageType.Snap && sender?.alive) this.guard(sender, "reportSnapshot", () => sender.node.reportSnapshot(m.to, false));
+    }
+    for (const m of delivered) {
       const target = this.members.get(m.to);
       const sender = this.members.get(m.from);
       if (!target || !target.alive) {
@@ -518,7 +523,7 @@ export class Simulation {
         break;
       }
     }
-    if (!live) this.violation(`liveness: no commit on every member within ${livenessBoundTicks} ticks after healing`);
+    if (!live) this.violation(`liveness: no commit on every member within ${livenessBoundTicks} ticks after healing; ${this.describeMembers()}`);
     this.checkLogs();
     const lin = checkLinearizability(this.history);
     if (!lin.ok) this.violation(`linearizability: history of key ${lin.badKey} is not linearizable`);
@@ -540,6 +545,19 @@ export class Simulation {
       linearizabilityInconclusive: lin.inconclusive,
       maxCommitIndex: maxCommit,
     };
+  }
+
+  private describeMembers(): string {
+    const parts: string[] = [];
+    for (const m of this.members.values()) {
+      if (!this.ids.includes(m.id)) continue;
+      const r = m.node.raft;
+      let line = `${m.id}${m.alive ? "" : "(down)"} ${RaftRole[r.role]} term=${r.term} lead=${r.lead} commit=${r.raftLog.committed} applied=${m.appliedIndex} last=${r.raftLog.lastIndex()} first=${r.raftLog.firstIndex()}`;
+      const progress = m.node.status().progress;
+      if (progress) line += ` progress{${[...progress].map(([id, p]) => `${id}:${p.state}/${p.match}/${p.next}${p.recentActive ? "" : "i"}`).join(" ")}}`;
+      parts.push(line);
+    }
+    return parts.join("; ");
   }
 
   private healAll(): void {
