@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_OPTIONS, runSeed } from "./simulation.js";
 import { HONEST_PROFILES, findProfile } from "./profiles.js";
 
-const SEEDS_PER_PROFILE = 8;
+const SEEDS_PER_PROFILE = 16;
 
 for (const profile of HONEST_PROFILES) {
   test(`simulator: profile ${profile.name} has no violations on ${SEEDS_PER_PROFILE} seeds`, () => {
