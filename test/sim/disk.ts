@@ -51,8 +51,8 @@ export class SimDisk {
       const offset = from - this.firstIndex();
       record.truncatedFrom = from;
       record.replaced = this.entries.slice(offset);
-      const kept = entries.filter((e) => e.index >= from);
-      this.entries = [...this.entries.slice(0, offset), ...kept];
+      this.entries.length = offset;
+      for (const e of entries) if (e.index >= from) this.entries.push(e);
     }
     if (hardState !== undefined) this.hardState = hardState;
     else if (this.unsyncedHardState !== undefined) this.hardState = this.unsyncedHardState;
