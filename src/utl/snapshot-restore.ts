@@ -14,7 +14,8 @@ import { openSnapshotDatabase, verifySnapshotHash } from "../storage/bbolt/snaps
 import type { FileSource } from "../storage/bbolt/source.js";
 import { FlagError, flagIsTrue, formatFlagHelp, parseFlags, type FlagSpec } from "./flags.js";
 import { ExitCode, exitWithError, type CommandIO } from "./io.js";
-import { MembershipConfigError, buildInitialCluster, encodeMemberRecord, type InitialCluster } from "./membership.js";
+import { MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET, encodeMemberJson, encodeMemberKey } from "../storage/schema.js";
+import { MembershipConfigError, buildInitialCluster, type InitialCluster } from "./membership.js";
 import { describeSnapshotError } from "./snapshot-status.js";
 
 const DEFAULT_NAME = "default";
@@ -134,9 +135,9 @@ export function planRestore(options: RestoreOptions): RestorePlan {
     *buckets() {
       for (const bucket of reader.entries(reader.rootBucket())) {
         const name = Buffer.from(bucket.key).toString("latin1");
-        if (name === "members") {
+        if (name === MEMBERS_BUCKET) {
           yield { name, entries: memberEntries(cluster) };
-        } else if (name === "members_removed") {
+        } else if (name === MEMBERS_REMOVED_BUCKET) {
           yield { name, entries: [] };
         } else {
           yield { name, entries: reader.entries(decodeBucketValue(bucket.value)) };
@@ -149,7 +150,11 @@ export function planRestore(options: RestoreOptions): RestorePlan {
 
 function memberEntries(cluster: InitialCluster): BucketEntry[] {
   return cluster.members
-    .map((member) => ({ ...encodeMemberRecord(member), isBucket: false }))
+    .map((member) => ({
+      key: encodeMemberKey(member.id),
+      value: encodeMemberJson({ id: member.id, peerUrls: member.peerURLs, isLearner: false, name: member.name, clientUrls: [] }),
+      isBucket: false,
+    }))
     .sort((a, b) => Buffer.compare(a.key, b.key));
 }
 

@@ -9,6 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync, statSync, writeSync } from "node:fs";
+import { KEY_BUCKET } from "../schema.js";
 import { Crc32c } from "./crc32c.js";
 import { BboltFormatError, BboltReader, decodeBucketValue } from "./reader.js";
 import { FileSource } from "./source.js";
@@ -163,7 +164,7 @@ export function snapshotStatus(path: string): SnapshotStatus {
         throw new SnapshotFileError("NOT_A_BUCKET", `cannot get hash of bucket ${Buffer.from(bucket.key).toString("latin1")}`);
       }
       crc.update(bucket.key);
-      const isKeyBucket = Buffer.from(bucket.key).toString("latin1") === "key";
+      const isKeyBucket = Buffer.from(bucket.key).toString("latin1") === KEY_BUCKET;
       let lastKey: Uint8Array | undefined;
       for (const entry of reader.entries(decodeBucketValue(bucket.value))) {
         crc.update(entry.key);
