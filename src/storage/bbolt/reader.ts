@@ -339,13 +339,13 @@ export class BboltReader {
       throw corrupt(`page ${id}: out of bounds: ${this.meta.pgid}`);
     }
     const offset = Number(id) * this.pageSize;
-    const first = this.source.read(offset, PAGE_HEADER_SIZE);
+    const first = this.source.read(offset, this.pageSize);
     const header = decodePageHeader(first);
     if (header.id !== id) throw corrupt(`page ${id}: header says page ${header.id}`);
     if (id + BigInt(header.overflow) >= this.meta.pgid) {
       throw corrupt(`page ${id}: ${header.overflow} overflow pages run past the high-water mark ${this.meta.pgid}`);
     }
-    const bytes = this.source.read(offset, (header.overflow + 1) * this.pageSize);
+    const bytes = header.overflow === 0 ? first : this.source.read(offset, (header.overflow + 1) * this.pageSize);
     return { id, header, bytes };
   }
 }
