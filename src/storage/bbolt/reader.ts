@@ -30,7 +30,10 @@ import {
   type Meta,
   type PageHeader,
 } from "./layout.js";
+import { BboltFormatError } from "./errors.js";
 import type { ByteSource } from "./source.js";
+
+export { BboltFormatError, type BboltErrorCode } from "./errors.js";
 
 /** bbolt reads this many bytes to find the page size, and calls a shorter file invalid. */
 const FIRST_READ_BYTES = 0x1000;
@@ -39,25 +42,6 @@ const FIRST_READ_BYTES = 0x1000;
 export const MAX_TREE_DEPTH = 64;
 /** Deepest bucket nesting the reader follows. */
 export const MAX_BUCKET_NESTING = 16;
-
-export type BboltErrorCode =
-  | "TOO_SMALL"
-  | "INVALID"
-  | "VERSION_MISMATCH"
-  | "CHECKSUM"
-  | "TRUNCATED"
-  | "CORRUPT";
-
-/** The file is not a valid bbolt database; `code` says how. */
-export class BboltFormatError extends Error {
-  constructor(
-    readonly code: BboltErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "BboltFormatError";
-  }
-}
 
 /** Where a bucket's contents live: a root page, or an inline page image inside the parent value. */
 export interface BucketRef {

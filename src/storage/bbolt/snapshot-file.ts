@@ -8,7 +8,7 @@
  * database and ignores the trailer.
  */
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readSync, statSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
 import { KEY_BUCKET } from "../schema.js";
 import { Crc32c } from "./crc32c.js";
 import { BboltFormatError, BboltReader, decodeBucketValue } from "./reader.js";
@@ -63,14 +63,19 @@ export interface SnapshotHashCheck {
   actual?: Uint8Array;
 }
 
+/** The size of a snapshot file; errors worded as Go's os package words them. */
 function statOrThrow(path: string): number {
+  let stats;
   try {
-    return statSync(path).size;
+    stats = statSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new SnapshotFileError("NOT_FOUND", `stat ${path}: no such file or directory`, { cause: error });
+    if (code === "EACCES") throw new SnapshotFileError("NOT_FOUND", `stat ${path}: permission denied`, { cause: error });
     throw error;
   }
+  if (stats.isDirectory()) throw new SnapshotFileError("NOT_FOUND", `open ${path}: is a directory`);
+  return stats.size;
 }
 
 /** SHA-256 of the first `lengthBytes` bytes of a file, read in chunks. */
@@ -190,25 +195,83 @@ function revisionOfKey(key: Uint8Array): bigint {
 }
 
 /**
- * Writes a snapshot file at `path` (which must not exist): `fill` pushes the buckets into the
- * writer, then the SHA-256 trailer is appended.
+ * Builds a snapshot file at `path` (which must not exist): push buckets through `writer`, then
+ * `finish()` completes the bbolt file and appends the SHA-256 trailer. `abort()` removes the
+ * partial file. Pushes are synchronous, so sources may be iterated with or without `await`.
  */
+export class SnapshotFileWriter {
+  readonly writer: BboltWriter;
+  private readonly sink: FileSink;
+  private done = false;
+
+  constructor(readonly path: string) {
+    this.sink = new FileSink(path);
+    this.writer = new BboltWriter(this.sink);
+  }
+
+  finish(): WrittenDatabase {
+    if (this.done) throw new Error("SnapshotFileWriter: already finished");
+    this.done = true;
+    let written: WrittenDatabase;
+    try {
+      written = this.writer.finish();
+    } finally {
+      this.sink.close();
+    }
+    const digest = sha256OfFile(this.path, written.sizeBytes);
+    const fd = openSync(this.path, "r+");
+    try {
+      writeSync(fd, digest, 0, digest.length, written.sizeBytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return written;
+  }
+
+  /** Discards the file; safe to call after a failure at any point. */
+  abort(): void {
+    this.done = true;
+    this.sink.close();
+    rmSync(this.path, { force: true });
+  }
+}
+
+/** Writes a snapshot file at `path` (which must not exist); `fill` pushes the buckets into the writer. */
 export function writeSnapshotFile(path: string, fill: (writer: BboltWriter) => void): WrittenDatabase {
-  const sink = new FileSink(path);
-  let written: WrittenDatabase;
+  const file = new SnapshotFileWriter(path);
   try {
-    const writer = new BboltWriter(sink);
-    fill(writer);
-    written = writer.finish();
-  } finally {
-    sink.close();
+    fill(file.writer);
+    return file.finish();
+  } catch (error) {
+    file.abort();
+    throw error;
   }
-  const digest = sha256OfFile(path, written.sizeBytes);
-  const fd = openSync(path, "r+");
+}
+
+/** One bucket to export: its name and its keys, in strictly increasing order. */
+export interface ExportBucket {
+  name: string;
+  sequence?: bigint;
+  entries: Iterable<readonly [Uint8Array, Uint8Array]> | AsyncIterable<readonly [Uint8Array, Uint8Array]>;
+}
+
+/**
+ * Writes an etcd snapshot file from buckets given in any order (bbolt needs them sorted by name,
+ * which this does), reading each bucket's entries as a stream. On failure the file is removed.
+ */
+export async function exportSnapshot(path: string, buckets: ExportBucket[]): Promise<WrittenDatabase> {
+  const sorted = [...buckets].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  const file = new SnapshotFileWriter(path);
   try {
-    writeSync(fd, digest, 0, digest.length, written.sizeBytes);
-  } finally {
-    closeSync(fd);
+    for (const bucket of sorted) {
+      file.writer.beginBucket(bucket.name, bucket.sequence ?? 0n);
+      for await (const [key, value] of bucket.entries) file.writer.put(key, value);
+      file.writer.endBucket();
+    }
+    return file.finish();
+  } catch (error) {
+    file.abort();
+    throw error;
   }
-  return written;
 }
