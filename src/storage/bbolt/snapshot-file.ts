@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { closeSync, fsyncSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
 import { KEY_BUCKET } from "../schema.js";
 import { Crc32c } from "./crc32c.js";
-import { BboltFormatError, BboltReader, decodeBucketValue } from "./reader.js";
+import { BboltFormatError, BboltReader, type CheckVisitor } from "./reader.js";
 import { FileSource } from "./source.js";
 import { BboltWriter, FileSink, type WrittenDatabase } from "./writer.js";
 
@@ -142,14 +142,7 @@ export function openSnapshotDatabase(path: string, dbSizeBytes?: number): { read
   const source = new FileSource(path, dbSizeBytes);
   try {
     const reader = BboltReader.open(source);
-    try {
-      reader.check();
-    } catch (error) {
-      if (error instanceof BboltFormatError) {
-        throw new SnapshotFileError("INTEGRITY", `snapshot file integrity check failed. 1 errors found.\n${error.message}`, { cause: error });
-      }
-      throw error;
-    }
+    integrityCheck(reader);
     return { reader, source };
   } catch (error) {
     source.close();
@@ -157,32 +150,57 @@ export function openSnapshotDatabase(path: string, dbSizeBytes?: number): { read
   }
 }
 
-/** Computes what `etcdctl snapshot status` prints, the way etcd 3.4 computes it. */
+/** Computes what `etcdctl snapshot status` prints, the way etcd 3.4 computes it, in one pass over the file. */
 export function snapshotStatus(path: string): SnapshotStatus {
-  const { reader, source } = openSnapshotDatabase(path);
+  statOrThrow(path);
+  const source = new FileSource(path);
   try {
+    const reader = BboltReader.open(source);
     const crc = new Crc32c();
     let revision = 0n;
     let totalKey = 0;
-    for (const bucket of reader.entries(reader.rootBucket())) {
-      if (!bucket.isBucket) {
-        throw new SnapshotFileError("NOT_A_BUCKET", `cannot get hash of bucket ${Buffer.from(bucket.key).toString("latin1")}`);
-      }
-      crc.update(bucket.key);
-      const isKeyBucket = Buffer.from(bucket.key).toString("latin1") === KEY_BUCKET;
-      let lastKey: Uint8Array | undefined;
-      for (const entry of reader.entries(decodeBucketValue(bucket.value))) {
+    let lastKey: Uint8Array | undefined;
+    let inKeyBucket = false;
+    const finishBucket = () => {
+      if (inKeyBucket && lastKey !== undefined) revision = revisionOfKey(lastKey);
+      inKeyBucket = false;
+      lastKey = undefined;
+    };
+    integrityCheck(reader, {
+      enterBucket(bucketPath) {
+        if (bucketPath.length !== 1) return;
+        finishBucket();
+        crc.update(bucketPath[0]!);
+        inKeyBucket = Buffer.from(bucketPath[0]!).toString("latin1") === KEY_BUCKET;
+      },
+      entry(bucketPath, entry) {
+        if (bucketPath.length === 0 && !entry.isBucket) {
+          throw new SnapshotFileError("NOT_A_BUCKET", `cannot get hash of bucket ${Buffer.from(entry.key).toString("latin1")}`);
+        }
+        if (bucketPath.length !== 1) return;
         crc.update(entry.key);
         // bbolt's ForEach hands out a nil value for a nested bucket.
         if (!entry.isBucket) crc.update(entry.value);
         lastKey = entry.key;
         totalKey++;
-      }
-      if (isKeyBucket && lastKey !== undefined) revision = revisionOfKey(lastKey);
-    }
+      },
+    });
+    finishBucket();
     return { hash: crc.digest(), revision, totalKey, totalSize: reader.sizeBytes };
   } finally {
     source.close();
+  }
+}
+
+/** Runs the structural check, reporting a failure as etcd does. */
+function integrityCheck(reader: BboltReader, visitor?: CheckVisitor): void {
+  try {
+    reader.check(visitor);
+  } catch (error) {
+    if (error instanceof BboltFormatError) {
+      throw new SnapshotFileError("INTEGRITY", `snapshot file integrity check failed. 1 errors found.\n${error.message}`, { cause: error });
+    }
+    throw error;
   }
 }
 
