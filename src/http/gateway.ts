@@ -74,7 +74,7 @@ async function serve(r: Route<DescMessage, DescMessage>, body: Buffer): Promise<
     const text = body.length === 0 ? "{}" : body.toString("utf8");
     request = fromJsonString(r.input, text, { ignoreUnknownFields: false });
   } catch (err) {
-    return { status: 400, body: gatewayError(3, (err as Error).message) };
+    return { status: 400, body: gatewayError(3, goJsonError(body) ?? (err as Error).message) };
   }
   try {
     const response = await r.call(request);
@@ -82,5 +82,23 @@ async function serve(r: Route<DescMessage, DescMessage>, body: Buffer): Promise<
   } catch (err) {
     const code = err instanceof EtcdError ? err.code : typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 2;
     return { status: httpStatusFromGrpcCode(code), body: gatewayError(code, (err as Error).message) };
+  }
+}
+
+/**
+ * The message Go's encoding/json gives for the two most common kinds of malformed input (a bad
+ * first character, a truncated document); undefined for anything else or for valid JSON.
+ */
+export function goJsonError(body: Buffer): string | undefined {
+  const text = body.toString("utf8");
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch {
+    const trimmed = text.trimStart();
+    if (trimmed.length === 0) return "unexpected end of JSON input";
+    const first = trimmed[0]!;
+    if (!/[{["\-0-9tfn]/.test(first)) return `invalid character '${first}' looking for beginning of value`;
+    return "unexpected end of JSON input";
   }
 }

@@ -98,7 +98,8 @@ async function health(backend: HttpBackend, req: http.IncomingMessage, res: http
   const ok = await backend.health(excluded);
   const body = JSON.stringify({ health: ok ? "true" : "false" });
   if (ok) {
-    res.writeHead(200);
+    // etcd sets no type; Go's net/http sniffs the JSON as text.
+    res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
     res.end(body);
   } else {
     // Go's http.Error: text/plain, nosniff, body plus newline.

@@ -319,7 +319,8 @@ export class BackendApplier implements Applier {
       const path = compareToPath(txn, request);
       checkTxnPath(txn, request, path, { i: 0 }, true);
       const response = runTxnPath(txn, request, path, { i: 0 });
-      response.header = header(txn.revision());
+      // The view's revision is the one before this txn; its changes land at the next one.
+      response.header = header(txn.revision() + (txn.changes() > 0 ? 1 : 0));
       return response;
     });
   }
