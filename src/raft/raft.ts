@@ -571,7 +571,7 @@ export class Raft {
       case MessageType.Prop:
         if (this.lead === NONE) throw new ProposalDroppedError("no leader");
         if (this.disableProposalForwarding) throw new ProposalDroppedError("proposal forwarding disabled");
-        this.send({ ...m, to: this.lead });
+        this.send({ ...m, to: this.lead, term: 0 });
         return;
       case MessageType.App:
         this.electionElapsed = 0;
@@ -590,7 +590,7 @@ export class Raft {
         return;
       case MessageType.TransferLeader:
         if (this.lead === NONE) return;
-        this.send({ ...m, to: this.lead });
+        this.send({ ...m, to: this.lead, term: 0 });
         return;
       case MessageType.TimeoutNow:
         // Leadership transfer: campaign immediately, skipping pre-vote and leases.
@@ -598,7 +598,7 @@ export class Raft {
         return;
       case MessageType.ReadIndex:
         if (this.lead === NONE) return;
-        this.send({ ...m, to: this.lead });
+        this.send({ ...m, to: this.lead, term: 0 });
         return;
       case MessageType.ReadIndexResp:
         if (m.entries.length !== 1) return;
@@ -652,8 +652,8 @@ export class Raft {
       this.becomeFollower(this.term + 1, NONE);
       return false;
     }
-    const member = confState.voters.includes(this.id) || confState.learners.includes(this.id);
-    if (!member) return false;
+    // The snapshot may predate this member's addition (a new member catching up): accept it;
+    // the conf change entries after it make this node a member when applied.
     if (this.raftLog.matchTerm(index, term)) {
       // The log already holds the snapshot's last entry: just fast-forward the commit index.
       this.raftLog.commitTo(index);

@@ -79,6 +79,8 @@ export class Cluster {
   queue: Message[] = [];
   /** Pairs "from-to" whose messages are dropped. */
   readonly cut = new Set<string>();
+  /** Sees every message as it is sent (before any drop). */
+  observer: ((msg: Message) => void) | undefined = undefined;
 
   constructor(count: number, options: MemberOptions = {}) {
     const ids = Array.from({ length: count }, (_, i) => BigInt(i + 1));
@@ -111,6 +113,7 @@ export class Cluster {
         const out = m.handleReady();
         if (out) {
           progressed = true;
+          if (this.observer) for (const msg of out.messages) this.observer(msg);
           this.queue.push(...out.messages);
         }
       }
