@@ -25,18 +25,58 @@ export interface GrpcEndpoint {
   shutdown(): Promise<void>;
 }
 
+/**
+ * grpc-js refuses messages above this itself (with its own wording); below it, Cairn enforces
+ * etcd's limit (max-request-bytes + overhead) with grpc-go's exact message.
+ */
+export const HARD_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Wraps a service so that every request whose encoded size exceeds `maxBytes` is refused with
+ * grpc-go's RESOURCE_EXHAUSTED message, before the handler sees it.
+ */
+function withSizeLimit<D extends grpc.ServiceDefinition, H extends grpc.UntypedServiceImplementation>(definition: D, handlers: H, maxBytes: number): [D, H] {
+  const sizes = new WeakMap<object, number>();
+  const limited: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    limited[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        const request = method.requestDeserialize(bytes) as object;
+        sizes.set(request, bytes.length);
+        return request;
+      },
+    };
+    const handler = handlers[name] as (call: { request?: object }, callback?: (err: unknown) => void) => void;
+    wrapped[name] = (call: { request?: object; destroy?: (err: unknown) => void }, callback?: (err: unknown) => void) => {
+      const size = call.request !== undefined ? (sizes.get(call.request) ?? 0) : 0;
+      if (size > maxBytes) {
+        const details = `grpc: received message larger than max (${size} vs. ${maxBytes})`;
+        const status = Object.assign(new Error(details), { code: grpc.status.RESOURCE_EXHAUSTED, details });
+        if (callback !== undefined) callback(status);
+        else call.destroy?.(status);
+        return;
+      }
+      handler(call, callback);
+    };
+  }
+  return [limited as D, wrapped as H];
+}
+
 export function createGrpcEndpoint(server: EtcdServer, limits: GrpcLimits): GrpcEndpoint {
+  const receiveLimit = limits.maxRequestBytes + GRPC_OVERHEAD_BYTES;
   const grpcServer = new grpc.Server({
-    "grpc.max_receive_message_length": limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    "grpc.max_receive_message_length": Math.max(HARD_MAX_MESSAGE_BYTES, receiveLimit),
     "grpc.max_send_message_length": -1,
     "grpc.max_concurrent_streams": Math.min(limits.maxConcurrentStreams, 2 ** 31 - 1),
     "grpc.keepalive_time_ms": limits.keepaliveTimeMs,
     "grpc.keepalive_timeout_ms": limits.keepaliveTimeoutMs,
     "grpc.http2.min_ping_interval_without_data_ms": limits.keepaliveMinTimeMs,
   });
-  grpcServer.addService(kvService, kvHandlers(server));
-  grpcServer.addService(clusterService, clusterHandlers(server));
-  grpcServer.addService(maintenanceService, maintenanceHandlers(server));
+  grpcServer.addService(...withSizeLimit(kvService, kvHandlers(server), receiveLimit));
+  grpcServer.addService(...withSizeLimit(clusterService, clusterHandlers(server), receiveLimit));
+  grpcServer.addService(...withSizeLimit(maintenanceService, maintenanceHandlers(server), receiveLimit));
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   return {
     inject: (socket) => injector.injectConnection(socket),

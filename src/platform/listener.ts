@@ -8,6 +8,14 @@
 import net from "node:net";
 import type { Duplex } from "node:stream";
 
+/**
+ * How many bytes may arrive before the first line of an HTTP/1 request is complete; longer or
+ * unparsable first lines close the connection without a reply, as etcd's cmux does.
+ */
+export const MAX_SNIFF_BYTES = 4096;
+/** An HTTP/1 request line: method, target, version (what cmux's HTTP1 matcher accepts). */
+const HTTP1_REQUEST_LINE = /^[A-Za-z]+ \S+ HTTP\/\d+\.\d+\r?$/;
+
 /** The HTTP/2 connection preface a client sends first (RFC 9113 §3.4). */
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 /** A connection that sends nothing decisive within this time is closed, so sockets cannot pile up. */
@@ -41,6 +49,16 @@ function sniff(socket: net.Socket, sinks: ConnectionSinks): void {
     const n = Math.min(seen.length, HTTP2_PREFACE.length);
     const prefix = seen.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n));
     if (prefix && n < HTTP2_PREFACE.length) return; // need more bytes to decide
+    let http1 = false;
+    if (!prefix) {
+      const newline = seen.indexOf(0x0a);
+      if (newline < 0 && seen.length < MAX_SNIFF_BYTES) return; // need the whole first line
+      http1 = newline >= 0 && HTTP1_REQUEST_LINE.test(seen.subarray(0, newline).toString("latin1"));
+      if (!http1) {
+        socket.destroy();
+        return;
+      }
+    }
     socket.off("data", onData);
     socket.pause();
     socket.setTimeout(0);
