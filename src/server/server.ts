@@ -99,6 +99,8 @@ export class EtcdServer {
   /** Reads whose ReadIndex answered, waiting for the applied index to reach `index`. */
   private readyReads: Array<{ index: number; resolve: () => void }> = [];
   private readRoundInFlight = false;
+  /** Proposals made while there was no leader, submitted when one appears. */
+  private awaitingLeader: Array<{ id: bigint; data: Uint8Array }> = [];
   private readCounter = 0n;
   private leader: NodeId = 0n;
   private stopped = false;
@@ -322,16 +324,24 @@ export class EtcdServer {
       });
       this.waiters.set(id, { resolve, reject, cancelTimer });
       this.metrics.proposalsPending.inc();
-      try {
-        this.raft.propose(data);
-      } catch (err) {
-        this.waiters.delete(id);
-        cancelTimer();
-        this.metrics.proposalsPending.dec();
-        this.metrics.proposalsFailed.inc();
-        reject(err instanceof ProposalDroppedError ? etcdError(this.leader === 0n ? "noLeader" : "stopped") : err);
-      }
+      // Like etcd, a proposal made while there is no leader waits for one (up to the timeout).
+      if (this.leader === 0n) this.awaitingLeader.push({ id, data });
+      else this.submit(id, data);
     });
+  }
+
+  private submit(id: bigint, data: Uint8Array): void {
+    const waiter = this.waiters.get(id);
+    if (waiter === undefined) return; // timed out while waiting for a leader
+    try {
+      this.raft.propose(data);
+    } catch (err) {
+      this.waiters.delete(id);
+      waiter.cancelTimer();
+      this.metrics.proposalsPending.dec();
+      this.metrics.proposalsFailed.inc();
+      waiter.reject(err instanceof ProposalDroppedError ? etcdError(this.leader === 0n ? "noLeader" : "stopped") : err);
+    }
   }
 
   /** Applies one committed entry; answers its proposer if it is waiting in this process. */
@@ -399,7 +409,11 @@ export class EtcdServer {
   private onLeader(leader: NodeId): void {
     if (leader !== this.leader && leader !== 0n) this.metrics.leaderChanges.inc();
     this.leader = leader;
-    if (leader !== 0n) this.maybeStartReadRound();
+    if (leader === 0n) return;
+    const queued = this.awaitingLeader;
+    this.awaitingLeader = [];
+    for (const { id, data } of queued) this.submit(id, data);
+    this.maybeStartReadRound();
   }
 
   // ---- linearizable reads (ReadIndex, batched) ----
