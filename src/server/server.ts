@@ -125,6 +125,7 @@ export class EtcdServer {
       version: SERVER_VERSION,
       memberIdHex: options.memberId.toString(16),
     });
+    this.store.observeCommits((seconds) => this.metrics.backendCommitSeconds.observe(seconds));
     this.raft = new RaftNode({
       id: options.memberId,
       peers: options.members.map((m) => m.id),

@@ -70,7 +70,19 @@ class WriteAdapter extends ReadAdapter implements KvWrite {
 }
 
 export class MvccKvStore implements KvStore {
+  private commitObserver: (seconds: number) => void = () => undefined;
   constructor(private readonly mvcc: MvccStore) {}
+
+  observeCommits(observer: (seconds: number) => void): void {
+    this.commitObserver = observer;
+  }
+
+  /** Publishes the pending batch, timing the engine commit. */
+  private commit(): void {
+    const start = process.hrtime.bigint();
+    this.mvcc.commit();
+    this.commitObserver(Number(process.hrtime.bigint() - start) / 1e9);
+  }
 
   read<T>(fn: (txn: KvRead) => T): T {
     return fn(new ReadAdapter(this.mvcc.read()));
@@ -83,19 +95,19 @@ export class MvccKvStore implements KvStore {
     } finally {
       txn.end();
       this.mvcc.setConsistentIndex(consistentIndex);
-      this.mvcc.commit();
+      this.commit();
     }
   }
 
   compact(consistentIndex: number, revision: number): void {
     translated(() => this.mvcc.compact(revision));
     this.mvcc.setConsistentIndex(consistentIndex);
-    this.mvcc.commit();
+    this.commit();
   }
 
   setConsistentIndex(consistentIndex: number): void {
     this.mvcc.setConsistentIndex(consistentIndex);
-    this.mvcc.commit();
+    this.commit();
   }
 
   consistentIndex(): number {
