@@ -5,7 +5,10 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import type { Duplex } from "node:stream";
-import { clusterService, kvService, maintenanceService } from "../api/grpc.js";
+import { clusterService, kvService, leaseService, maintenanceService, watchService } from "../api/grpc.js";
+import { realClock } from "../platform/clock.js";
+import { leaseHandlers } from "./lease.js";
+import { DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS, watchHandlers } from "./watch.js";
 import { GRPC_OVERHEAD_BYTES, type EtcdServer } from "../server/server.js";
 import { clusterHandlers } from "./cluster.js";
 import { kvHandlers } from "./kv.js";
@@ -77,6 +80,13 @@ export function createGrpcEndpoint(server: EtcdServer, limits: GrpcLimits): Grpc
   grpcServer.addService(...withSizeLimit(kvService, kvHandlers(server), receiveLimit));
   grpcServer.addService(...withSizeLimit(clusterService, clusterHandlers(server), receiveLimit));
   grpcServer.addService(...withSizeLimit(maintenanceService, maintenanceHandlers(server), receiveLimit));
+  if (server.leases !== undefined) grpcServer.addService(...withSizeLimit(leaseService, leaseHandlers(server.leases), receiveLimit));
+  if (server.watchable !== undefined) {
+    // CAIRN_WATCH_PROGRESS_NOTIFY_INTERVAL_MS shortens etcd's 10-minute progress interval (for tests).
+    const progressNotifyIntervalMs = Number(process.env["CAIRN_WATCH_PROGRESS_NOTIFY_INTERVAL_MS"] ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS);
+    const options = { maxRequestBytes: limits.maxRequestBytes, progressNotifyIntervalMs, clock: realClock, random: Math.random };
+    grpcServer.addService(watchService, watchHandlers(server, server.watchable, options));
+  }
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   return {
     inject: (socket) => injector.injectConnection(socket),

@@ -235,15 +235,15 @@ function compareKeyValue(compare: Compare, kv: KeyValue | undefined): boolean {
  * Checks the ops on the taken path before any write (etcd's checkRequests): ignore_value /
  * ignore_lease need an existing key; a range at a revision must be readable.
  */
-function checkTxnPath(view: KvRead, request: TxnRequest, path: boolean[], cursor: { i: number }, writes: boolean): void {
+function checkTxnPath(view: KvRead, request: TxnRequest, path: boolean[], cursor: { i: number }, writes: boolean, leaseExists: (id: bigint) => boolean = () => false): void {
   const ops = path[cursor.i++] === true ? request.success : request.failure;
   for (const op of ops) {
     const r = op.request;
     if (r.case === "requestTxn") {
-      checkTxnPath(view, r.value, path, cursor, writes);
+      checkTxnPath(view, r.value, path, cursor, writes, leaseExists);
     } else if (r.case === "requestPut" && writes && (r.value.ignoreValue || r.value.ignoreLease)) {
       if (view.range(r.value.key, undefined, { limit: 0, revision: 0, countOnly: false }).kvs.length === 0) throw etcdError("keyNotFound");
-    } else if (r.case === "requestPut" && writes && r.value.lease !== 0n) {
+    } else if (r.case === "requestPut" && writes && r.value.lease !== 0n && !leaseExists(r.value.lease)) {
       throw etcdError("leaseNotFound");
     } else if (r.case === "requestRange" && r.value.revision !== 0n) {
       if (Number(r.value.revision) > view.revision()) throw etcdError("futureRev");
@@ -303,10 +303,12 @@ function bindRead(view: KvRead): KvRead {
 export class BackendApplier implements Applier {
   /** Raft index of the entry being applied; written with the entry's effects. */
   index = 0;
+  /** Whether a lease exists (the lessor's lookup once the server has one). */
+  leaseExists: (id: bigint) => boolean = () => false;
   constructor(private readonly store: KvStore, private readonly alarms: AlarmStore) {}
 
   put(request: PutRequest): PutResponse {
-    if (request.lease !== 0n) throw etcdError("leaseNotFound");
+    if (request.lease !== 0n && !this.leaseExists(request.lease)) throw etcdError("leaseNotFound");
     return this.store.write(this.index, (txn) => applyPut(txn, request));
   }
 
@@ -317,7 +319,7 @@ export class BackendApplier implements Applier {
   txn(request: TxnRequest): TxnResponse {
     return this.store.write(this.index, (txn) => {
       const path = compareToPath(txn, request);
-      checkTxnPath(txn, request, path, { i: 0 }, true);
+      checkTxnPath(txn, request, path, { i: 0 }, true, this.leaseExists);
       const response = runTxnPath(txn, request, path, { i: 0 });
       // The view's revision is the one before this txn; its changes land at the next one.
       response.header = header(txn.revision() + (txn.changes() > 0 ? 1 : 0));

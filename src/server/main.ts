@@ -16,7 +16,8 @@ import { parseConfig, urlString, type ServerConfig } from "./config.js";
 import { clusterIdFor, idHex, initialMembers, type Member } from "./membership.js";
 import { RaftNode } from "./raftnode.js";
 import { CLUSTER_VERSION, EtcdServer, SERVER_VERSION } from "./server.js";
-import { openKvStore } from "./store.js";
+import { minLeaseTtlSeconds } from "./lease/lessor.js";
+import { openServingStore } from "./lease/open-store.js";
 
 const VERSION_TEXT = `cairn Version: 0.1.0\netcd API Version: ${SERVER_VERSION}\nNode Version: ${process.version}\nOS/Arch: ${process.platform}/${process.arch}\n`;
 
@@ -65,7 +66,12 @@ async function main(): Promise<void> {
   mkdirSync(join(memberDir, "snap"), { recursive: true, mode: 0o700 });
   const { memberId, clusterId, members, metadata } = identity(config, walDir);
   if (members.length !== 1) throw new Error(`cairn runs single-member clusters only; --initial-cluster lists ${members.length} members`);
-  const store = await openKvStore(join(memberDir, "snap"), { unsafeNoFsync: config.unsafeNoFsync });
+  const electionTicks = Math.max(1, Math.floor(config.electionTimeoutMs / config.heartbeatIntervalMs));
+  const { store, lessor, watchable } = openServingStore(join(memberDir, "snap"), {
+    minLeaseTtlSeconds: minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs),
+    clock: realClock,
+  });
+  watchable.startSyncLoop({ every: realClock.every, soon: (fn) => setImmediate(fn) });
   const server = new EtcdServer({
     memberId,
     clusterId,
@@ -73,13 +79,15 @@ async function main(): Promise<void> {
     walDir,
     walMetadata: metadata,
     tickMs: config.heartbeatIntervalMs,
-    electionTicks: Math.max(1, Math.floor(config.electionTimeoutMs / config.heartbeatIntervalMs)),
+    electionTicks,
     maxRequestBytes: config.maxRequestBytes,
     maxTxnOps: config.maxTxnOps,
     quotaBackendBytes: config.quotaBackendBytes,
     requestTimeoutMs: 5000 + 2 * config.electionTimeoutMs,
     clock: realClock,
     store,
+    lessor,
+    watchable,
   });
   server.start();
   log.info(`started member ${idHex(memberId)} in cluster ${idHex(clusterId)}, data dir ${config.dataDir}`);

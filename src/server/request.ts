@@ -13,11 +13,15 @@ import {
   AlarmRequestSchema,
   CompactionRequestSchema,
   DeleteRangeRequestSchema,
+  LeaseGrantRequestSchema,
+  LeaseRevokeRequestSchema,
   PutRequestSchema,
   TxnRequestSchema,
   type AlarmRequest,
   type CompactionRequest,
   type DeleteRangeRequest,
+  type LeaseGrantRequest,
+  type LeaseRevokeRequest,
   type PutRequest,
   type TxnRequest,
 } from "../api/gen/etcdserverpb/rpc_pb.js";
@@ -28,6 +32,8 @@ export enum RequestKind {
   Txn = 3,
   Compaction = 4,
   Alarm = 5,
+  LeaseGrant = 6,
+  LeaseRevoke = 7,
 }
 
 export type Request =
@@ -35,7 +41,9 @@ export type Request =
   | { kind: RequestKind.DeleteRange; request: DeleteRangeRequest }
   | { kind: RequestKind.Txn; request: TxnRequest }
   | { kind: RequestKind.Compaction; request: CompactionRequest }
-  | { kind: RequestKind.Alarm; request: AlarmRequest };
+  | { kind: RequestKind.Alarm; request: AlarmRequest }
+  | { kind: RequestKind.LeaseGrant; request: LeaseGrantRequest }
+  | { kind: RequestKind.LeaseRevoke; request: LeaseRevokeRequest };
 
 const HEADER_BYTES = 9;
 
@@ -51,6 +59,10 @@ function body(request: Request): Uint8Array {
       return toBinary(CompactionRequestSchema, request.request);
     case RequestKind.Alarm:
       return toBinary(AlarmRequestSchema, request.request);
+    case RequestKind.LeaseGrant:
+      return toBinary(LeaseGrantRequestSchema, request.request);
+    case RequestKind.LeaseRevoke:
+      return toBinary(LeaseRevokeRequestSchema, request.request);
   }
 }
 
@@ -79,6 +91,10 @@ export function decodeRequest(data: Uint8Array): { id: bigint; request: Request 
       return { id, request: { kind, request: fromBinary(CompactionRequestSchema, payload) } };
     case RequestKind.Alarm:
       return { id, request: { kind, request: fromBinary(AlarmRequestSchema, payload) } };
+    case RequestKind.LeaseGrant:
+      return { id, request: { kind, request: fromBinary(LeaseGrantRequestSchema, payload) } };
+    case RequestKind.LeaseRevoke:
+      return { id, request: { kind, request: fromBinary(LeaseRevokeRequestSchema, payload) } };
     default:
       throw new Error(`request: unknown request kind ${String(data[0])}`);
   }

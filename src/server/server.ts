@@ -45,6 +45,9 @@ import type { KvStore } from "./kv.js";
 import type { Member } from "./membership.js";
 import { ServerMetrics } from "./metrics.js";
 import { RaftNode } from "./raftnode.js";
+import { LeaseService } from "./lease/lease-service.js";
+import type { Lessor } from "./lease/lessor.js";
+import type { WatchableStore } from "../storage/watch/index.js";
 import { decodeRequest, encodeRequest, RequestIdGenerator, RequestKind, type Request } from "./request.js";
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from "./txncheck.js";
 
@@ -69,6 +72,10 @@ export interface ServerOptions {
   requestTimeoutMs: number;
   clock: Clock;
   store: KvStore;
+  /** The lessor (lease API and leases on puts); none: only lease 0 is accepted. */
+  lessor?: Lessor;
+  /** The watchable store the KvStore writes through (Watch API). */
+  watchable?: WatchableStore;
 }
 
 interface Waiter {
@@ -89,6 +96,10 @@ export class EtcdServer {
   private readonly alarms = new AlarmStore();
   private readonly applier: Applier;
   private readonly backend: BackendApplier;
+  /** The Lease API, when the server has a lessor. */
+  readonly leases: LeaseService | undefined;
+  /** The watchable store, when the server serves Watch. */
+  readonly watchable: WatchableStore | undefined;
   /** Callers waiting for their entry to be applied, by request ID. */
   private readonly waiters = new Map<bigint, Waiter>();
   private readonly ids: RequestIdGenerator;
@@ -109,6 +120,20 @@ export class EtcdServer {
     this.store = options.store;
     this.ids = new RequestIdGenerator(options.memberId, options.clock.nowMs());
     this.backend = new BackendApplier(this.store, this.alarms);
+    this.watchable = options.watchable;
+    if (options.lessor !== undefined) {
+      const lessor = options.lessor;
+      this.backend.leaseExists = (id) => lessor.lookup(id) !== undefined;
+      this.leases = new LeaseService({
+        lessor,
+        store: this.store,
+        clock: options.clock,
+        propose: (request) => this.propose(request),
+        nextId: () => this.ids.generate(),
+        fillHeader: (header) => this.fillHeader(header),
+        electionTimeoutMs: options.tickMs * options.electionTicks,
+      });
+    }
     const capped = new CappedApplier(this.backend, this.alarms);
     this.applier = new QuotaApplier(capped, (bytes) => this.quotaAvailable(bytes), () => this.raiseNoSpace());
     this.metrics = new ServerMetrics({
@@ -146,6 +171,7 @@ export class EtcdServer {
 
   start(): void {
     this.raft.start();
+    this.leases?.start();
   }
 
   /** Stops Raft, fails every waiting caller with "server stopped", and closes the store. */
@@ -153,6 +179,7 @@ export class EtcdServer {
     if (this.stopped) return;
     this.stopped = true;
     this.raft.stop();
+    this.leases?.stop();
     for (const waiter of this.waiters.values()) {
       waiter.cancelTimer();
       waiter.reject(etcdError("stopped"));
@@ -387,7 +414,16 @@ export class EtcdServer {
         return this.applier.compaction(request.request);
       case RequestKind.Alarm:
         return this.applier.alarm(request.request);
+      case RequestKind.LeaseGrant:
+        return this.leaseService().applyGrant(this.backend.index, request.request);
+      case RequestKind.LeaseRevoke:
+        return this.leaseService().applyRevoke(this.backend.index, request.request);
     }
+  }
+
+  private leaseService(): LeaseService {
+    if (this.leases === undefined) throw new Error("server: a lease entry was committed but this server has no lessor");
+    return this.leases;
   }
 
   private quotaAvailable(requestBytes: number): boolean {
@@ -410,6 +446,7 @@ export class EtcdServer {
   private onLeader(leader: NodeId): void {
     if (leader !== this.leader && leader !== 0n) this.metrics.leaderChanges.inc();
     this.leader = leader;
+    this.leases?.onLeaderChange(leader !== 0n && leader === this.options.memberId);
     if (leader === 0n) return;
     const queued = this.awaitingLeader;
     this.awaitingLeader = [];

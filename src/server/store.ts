@@ -11,6 +11,7 @@ import { LmdbBackend } from "../storage/backend/lmdb.js";
 import { CompactedError, FutureRevisionError } from "../storage/mvcc/errors.js";
 import { MvccStore, type TxnRead, type TxnWrite } from "../storage/mvcc/store.js";
 import type { KeyValue as StoredKeyValue } from "../storage/schema.js";
+import type { WatchableStore } from "../storage/watch/index.js";
 import type { KvRead, KvStore, KvWrite, RangeOptions, RangeResult } from "./kv.js";
 
 function toWire(kv: StoredKeyValue): KeyValue {
@@ -71,7 +72,8 @@ class WriteAdapter extends ReadAdapter implements KvWrite {
 
 export class MvccKvStore implements KvStore {
   private commitObserver: (seconds: number) => void = () => undefined;
-  constructor(private readonly mvcc: MvccStore) {}
+  /** With `watchable`, writes and compactions go through it so watchers see them. */
+  constructor(private readonly mvcc: MvccStore, private readonly watchable?: WatchableStore) {}
 
   observeCommits(observer: (seconds: number) => void): void {
     this.commitObserver = observer;
@@ -89,7 +91,7 @@ export class MvccKvStore implements KvStore {
   }
 
   write<T>(consistentIndex: number, fn: (txn: KvWrite) => T): T {
-    const txn = this.mvcc.write();
+    const txn = this.watchable?.write() ?? this.mvcc.write();
     try {
       return fn(new WriteAdapter(txn));
     } finally {
@@ -100,7 +102,7 @@ export class MvccKvStore implements KvStore {
   }
 
   compact(consistentIndex: number, revision: number): void {
-    translated(() => this.mvcc.compact(revision));
+    translated(() => (this.watchable ?? this.mvcc).compact(revision));
     this.mvcc.setConsistentIndex(consistentIndex);
     this.commit();
   }

@@ -201,7 +201,8 @@ export class WatchableStore {
   readonly streamBufferResponses: number;
   private readonly maxWatchersPerSync: number;
   private readonly maxRevisionsPerBatch: number;
-  private readonly onSyncNeeded: () => void;
+  /** Asks the driver for a `sync()` soon (set by startSyncLoop or the options). */
+  private onSyncNeeded: () => void;
 
   constructor(mvcc: MvccStore, options: WatchableStoreOptions = {}) {
     this.mvcc = mvcc;
@@ -255,6 +256,29 @@ export class WatchableStore {
   /** Numbers for metrics and tests. */
   stats(): { synced: number; unsynced: number; victims: number } {
     return { synced: this.synced.size, unsynced: this.unsynced.size, victims: this.victims.size };
+  }
+
+  /**
+   * Drives `sync()`: every `intervalMs` while there is work (etcd syncs every 100 ms), and on the
+   * next turn of the event loop when a watcher falls behind or a stalled stream drains. Returns a
+   * function that stops it.
+   */
+  startSyncLoop(scheduler: { every(intervalMs: number, fn: () => void): () => void; soon(fn: () => void): void }, intervalMs = 100): () => void {
+    let scheduled = false;
+    const run = () => {
+      scheduled = false;
+      if (this.needsSync()) this.sync();
+    };
+    this.onSyncNeeded = () => {
+      if (scheduled) return;
+      scheduled = true;
+      scheduler.soon(run);
+    };
+    const stop = scheduler.every(intervalMs, run);
+    return () => {
+      stop();
+      this.onSyncNeeded = () => {};
+    };
   }
 
   /** Whether `sync()` has anything to do. */
