@@ -5,7 +5,12 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import type { Duplex } from "node:stream";
-import { clusterService, kvService, leaseService, maintenanceService, watchService } from "../api/grpc.js";
+import { clusterService, electionService, kvService, leaseService, lockService, maintenanceService, watchService } from "../api/grpc.js";
+import { ElectionService } from "../server/v3election/election.js";
+import { LocalClient } from "../server/v3lock/local-client.js";
+import { LockService } from "../server/v3lock/lock.js";
+import { electionHandlers } from "./election.js";
+import { lockHandlers } from "./lock.js";
 import { realClock } from "../platform/clock.js";
 import { leaseHandlers } from "./lease.js";
 import { DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS, watchHandlers } from "./watch.js";
@@ -86,6 +91,9 @@ export function createGrpcEndpoint(server: EtcdServer, limits: GrpcLimits): Grpc
     const progressNotifyIntervalMs = Number(process.env["CAIRN_WATCH_PROGRESS_NOTIFY_INTERVAL_MS"] ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS);
     const options = { maxRequestBytes: limits.maxRequestBytes, progressNotifyIntervalMs, clock: realClock, random: Math.random };
     grpcServer.addService(watchService, watchHandlers(server, server.watchable, options));
+    const local = new LocalClient(server, server.watchable);
+    grpcServer.addService(...withSizeLimit(lockService, lockHandlers(new LockService(local)), receiveLimit));
+    grpcServer.addService(...withSizeLimit(electionService, electionHandlers(new ElectionService(local)), receiveLimit));
   }
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   return {
