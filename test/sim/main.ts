@@ -68,7 +68,7 @@ function main(): void {
       process.stdout.write(`  replay: npm run sim -- --seed ${seed} --profile ${profile.name}${ticksArg} --trace\n`);
     } else if (!args.quiet) {
       process.stdout.write(
-        `ok seed ${seed} profile ${profile.name}: ${result.members} members, ${result.ticks} ticks, commit ${result.maxCommitIndex}, ops ${result.opsCompleted}/${result.opsInvoked}, crashes ${result.crashes}${result.membershipChanges ? `, membership changes ${result.membershipChanges}` : ""}${result.lostWrites ? `, lost writes ${result.lostWrites}` : ""}${result.linearizabilityInconclusive ? ", linearizability inconclusive" : ""}\n`,
+        `ok seed ${seed} profile ${profile.name}: ${result.members} members, ${result.ticks} ticks, commit ${result.maxCommitIndex}, ops ${result.opsCompleted}/${result.opsInvoked}, crashes ${result.crashes}${result.membershipChanges ? `, membership changes ${result.membershipChanges}` : ""}${result.transfers ? `, transfers ${result.transfers}` : ""}${result.lostWrites ? `, lost writes ${result.lostWrites}` : ""}${result.linearizabilityInconclusive ? ", linearizability inconclusive" : ""}\n`,
       );
     }
   }
