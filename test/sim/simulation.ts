@@ -236,6 +236,9 @@ export class Simulation {
 
   private apply(member: SimMember, entry: Entry): void {
     this.checker.observeApply(member.id, entry, this.ticks);
+    if (entry.index !== member.appliedIndex + 1) {
+      this.violation(`apply-order: member ${member.id} applied ${entry.index} after ${member.appliedIndex}`);
+    }
     member.appliedIndex = entry.index;
     if (entry.type === EntryType.ConfChange) {
       const cc = decodeConfChange(entry.data);
