@@ -307,7 +307,7 @@ export class Raft {
       voteType = MessageType.Vote;
       term = this.term;
     }
-    if (this.poll(this.id, voteType, true) === "won") {
+    if (this.poll(this.id, true) === "won") {
       // Single-voter group: won outright.
       if (kind === "pre-election") this.campaign("election");
       else this.becomeLeader();
@@ -328,7 +328,8 @@ export class Raft {
     }
   }
 
-  private poll(id: NodeId, _voteType: MessageType, granted: boolean): "pending" | "won" | "lost" {
+  /** Records a vote (or pre-vote) and returns the election's outcome so far. */
+  private poll(id: NodeId, granted: boolean): "pending" | "won" | "lost" {
     this.tracker.recordVote(id, granted);
     return this.tracker.tallyVotes().result;
   }
@@ -547,7 +548,7 @@ export class Raft {
         this.handleSnapshot(m);
         return;
       case myVoteResp: {
-        const result = this.poll(m.from, m.type, !m.reject);
+        const result = this.poll(m.from, !m.reject);
         if (result === "won") {
           if (this.role === RaftRole.PreCandidate) {
             this.campaign("election");
