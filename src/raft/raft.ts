@@ -495,7 +495,8 @@ export class Raft {
     if (!pr.maybeUpdate(m.index)) return;
     if (pr.state === ProgressState.Probe) {
       pr.becomeReplicate();
-    } else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshot) {
+    } else if (pr.state === ProgressState.Snapshot && (pr.match >= pr.pendingSnapshot || pr.match + 1 >= this.raftLog.firstIndex())) {
+      // The snapshot landed, or the follower can continue from the log anyway.
       pr.becomeProbe();
       pr.becomeReplicate();
     } else if (pr.state === ProgressState.Replicate) {
