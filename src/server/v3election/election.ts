@@ -42,11 +42,12 @@ export class ElectionService {
 
   async campaign(request: CampaignRequest, abort: Abort): Promise<CampaignResponse> {
     const prefix = withSlash(request.name);
-    const key = concat(prefix, leaseHex(request.lease));
+    const lease = await this.client.sessionLease(request.lease);
+    const key = concat(prefix, leaseHex(lease));
     const response = await this.client.txn(
       create(TxnRequestSchema, {
         compare: [createRevisionIs(key, 0n)],
-        success: [opPut(key, request.value, { lease: request.lease })],
+        success: [opPut(key, request.value, { lease })],
         failure: [opGet(create(RangeRequestSchema, { key }))],
       }),
     );
@@ -70,7 +71,7 @@ export class ElectionService {
       if (abort.aborted) await this.resignAt(key, leaderRev).catch(() => undefined);
       throw err;
     }
-    const leader = create(LeaderKeySchema, { name: request.name, key, rev: leaderRev, lease: request.lease });
+    const leader = create(LeaderKeySchema, { name: request.name, key, rev: leaderRev, lease });
     // etcd answers with the header of the campaign txn (not of a proclaim it made).
     return create(CampaignResponseSchema, { header: response.header, leader });
   }

@@ -10,6 +10,7 @@ import {
   Compare_CompareResult,
   Compare_CompareTarget,
   DeleteRangeRequestSchema,
+  LeaseGrantRequestSchema,
   PutRequestSchema,
   RangeRequestSchema,
   RangeRequest_SortOrder,
@@ -56,6 +57,9 @@ export class AbortSource implements Abort {
   }
 }
 
+/** clientv3/concurrency's default session TTL, in seconds. */
+export const SESSION_TTL_SECONDS = 60n;
+
 export class LocalClient {
   constructor(
     readonly server: EtcdServer,
@@ -72,6 +76,18 @@ export class LocalClient {
 
   deleteRange(request: DeleteRangeRequest): Promise<DeleteRangeResponse> {
     return this.server.deleteRange(request);
+  }
+
+  /**
+   * The lease of a concurrency session: `lease` itself, or for 0 a new lease of the default
+   * session TTL (60 s) that nobody keeps alive, as etcd's servers do (they orphan the session).
+   */
+  async sessionLease(lease: bigint): Promise<bigint> {
+    if (lease !== 0n) return lease;
+    const leases = this.server.leases;
+    if (leases === undefined) throw new Error("v3lock: the server has no lessor");
+    const granted = await leases.grant(create(LeaseGrantRequestSchema, { TTL: SESSION_TTL_SECONDS }));
+    return granted.ID;
   }
 
   /**
@@ -126,7 +142,7 @@ export class LocalClient {
 
 /** The range end of every key with `prefix` (clientv3.GetPrefixRangeEnd). */
 export function prefixEnd(prefix: Uint8Array): Uint8Array {
-  const end = prefix.slice();
+  const end = Uint8Array.from(prefix); // a copy even when `prefix` is a Buffer (whose slice is a view)
   for (let i = end.length - 1; i >= 0; i--) {
     if (end[i]! < 0xff) {
       end[i]!++;

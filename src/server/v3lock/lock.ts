@@ -13,11 +13,12 @@ export class LockService {
   constructor(private readonly client: LocalClient) {}
 
   async lock(request: LockRequest, abort: Abort): Promise<LockResponse> {
-    const prefix = Buffer.concat([request.name, Buffer.from("/")]);
-    const myKey = new Uint8Array(Buffer.concat([prefix, Buffer.from(leaseHex(request.lease))]));
+    const prefix = new Uint8Array(Buffer.concat([request.name, Buffer.from("/")]));
+    const lease = await this.client.sessionLease(request.lease);
+    const myKey = new Uint8Array(Buffer.concat([prefix, Buffer.from(leaseHex(lease))]));
     const txn = create(TxnRequestSchema, {
       compare: [createRevisionIs(myKey, 0n)],
-      success: [opPut(myKey, new Uint8Array(0), { lease: request.lease }), opGet(firstCreate(prefix))],
+      success: [opPut(myKey, new Uint8Array(0), { lease }), opGet(firstCreate(prefix))],
       failure: [opGet(create(RangeRequestSchema, { key: myKey })), opGet(firstCreate(prefix))],
     });
     const response = await this.client.txn(txn);

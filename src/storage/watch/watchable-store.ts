@@ -451,7 +451,7 @@ export class WatchStream {
     } else if (this.watchers.has(id)) {
       throw new WatchError("mvcc: duplicate watch ID provided on the WatchStream");
     }
-    const w = new Watcher(id, key.slice(), end === null ? null : end.slice(), startRev, filters, this);
+    const w = new Watcher(id, Uint8Array.from(key), end === null ? null : Uint8Array.from(end), startRev, filters, this);
     this.watchers.set(id, w);
     this.store.addWatcher(w, startRev);
     return id;
