@@ -478,8 +478,14 @@ export class Simulation {
   private deliver(): void {
     const { delivered, dropped } = this.network.due(this.now);
     for (const m of dropped) {
+      // The sender's transport notices a cut link: it reports the peer unreachable (and a failed snapshot).
       const sender = this.members.get(m.from);
-      if (m.type === MessageType.Snap && sender?.alive) this.guard(sender, "reportSnapshot", () => sender.node.reportSnapshot(m.to, false));
+      if (!sender?.alive) continue;
+      this.guard(sender, "report", () => {
+        sender.node.reportUnreachable(m.to);
+        if (m.type === MessageType.Snap) sender.node.reportSnapshot(m.to, false);
+        this.handleReady(sender);
+      });
     }
     for (const m of delivered) {
       const target = this.members.get(m.to);
