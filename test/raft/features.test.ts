@@ -313,3 +313,17 @@ test("ConfChange encoding matches etcd's protobuf layout", () => {
   assert.equal(bytes.length, 3 + 2 + 11 + 5);
   assert.deepEqual(decodeConfChange(bytes), cc);
 });
+
+test("restart re-delivers committed conf changes so membership is rebuilt", () => {
+  const c = new Cluster(3);
+  const leader = elect(c, 1);
+  leader.node.proposeConfChange(confChange(ConfChangeType.AddLearnerNode, 4n));
+  c.stabilize();
+  const m = c.member(2);
+  m.node = new (m.node.constructor as typeof import("../../src/raft/node.js").RawNode)(m.config());
+  m.applied = [];
+  // Before the first Ready the membership is only what the snapshot says (here: nothing).
+  assert.deepEqual(m.node.status().confState, { voters: [], learners: [] });
+  m.handleReady();
+  assert.deepEqual(m.node.status().confState, { voters: [1n, 2n, 3n], learners: [4n] });
+});
