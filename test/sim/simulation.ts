@@ -94,6 +94,8 @@ export class Simulation {
   private membershipEffects: ConfChange[] = [];
   private membershipChanges = 0;
   private transfers = 0;
+  /** Op ids of the liveness probe's markers proposed after healing. */
+  private readonly probeMarker = new Set<number>();
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private now = 0;
@@ -605,7 +607,6 @@ export class Simulation {
    * Liveness probe: propose a marker on the leader (re-proposing if leadership moves) and report
    * whether every running member has applied some marker.
    */
-  private probeMarker = new Set<number>();
   private runProbe(): boolean {
     const running = [...this.members.values()].filter((m) => m.alive);
     if (running.length === 0) return false;
@@ -613,9 +614,11 @@ export class Simulation {
     if (leader && this.ticks % ELECTION_TICKS === 0) {
       const opId = this.nextOpId++;
       try {
-        leader.node.propose(encodeCommand({ op: opId, kind: "put", key: "__probe", value: String(opId) }));
-        this.probeMarker.add(opId);
-        this.handleReady(leader);
+        this.guard(leader, "propose", () => {
+          leader.node.propose(encodeCommand({ op: opId, kind: "put", key: "__probe", value: String(opId) }));
+          this.probeMarker.add(opId);
+          this.handleReady(leader);
+        });
       } catch (error) {
         if (!(error instanceof ProposalDroppedError)) throw error;
       }
