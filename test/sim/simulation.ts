@@ -70,6 +70,8 @@ class SimMember {
   alive = true;
   /** Tick at which a crashed member restarts. */
   restartAt = 0;
+  /** Simulated ms until which the member is paused (neither ticks nor handles messages). */
+  pausedUntilMs = 0;
   /** Client operations proposed through this member, by op id. */
   pendingOps = new Map<number, KvOperation>();
   /** ReadIndex requests by context, then awaiting apply of `index`. */
@@ -171,6 +173,7 @@ export class Simulation {
 
   private crash(member: SimMember): void {
     member.alive = false;
+    member.pausedUntilMs = 0;
     member.disk.crash(this.random, this.profile.maxLostWrites);
     member.restartAt = this.ticks + 10 + this.random.intn(150);
     this.crashes++;
@@ -237,7 +240,7 @@ export class Simulation {
   }
 
   private apply(member: SimMember, entry: Entry): void {
-    this.checker.observeApply(member.id, entry, this.ticks);
+    this.checker.observeApply(member.id, entry, member.node.raft.term, this.ticks);
     if (entry.index !== member.appliedIndex + 1) {
       this.violation(`apply-order: member ${member.id} applied ${entry.index} after ${member.appliedIndex}`);
     }
@@ -364,6 +367,14 @@ export class Simulation {
       this.trace("heal");
     }
     if (!this.network.isCut() && this.random.chance(p.partitionRate)) this.startPartition();
+    if (this.random.chance(p.pauseRate)) {
+      const running = this.ids.filter((id) => this.members.get(id)!.alive && this.members.get(id)!.pausedUntilMs <= this.now);
+      if (running.length > 0) {
+        const member = this.members.get(running[this.random.intn(running.length)]!)!;
+        member.pausedUntilMs = this.now + TICK_MS * (5 + this.random.intn(4 * ELECTION_TICKS));
+        this.trace(`pause ${member.id} until t=${member.pausedUntilMs / TICK_MS}`);
+      }
+    }
     if (this.random.chance(p.crashRate)) {
       const alive = this.ids.filter((id) => this.members.get(id)!.alive);
       if (alive.length > 0) this.crash(this.members.get(alive[this.random.intn(alive.length)]!)!);
@@ -492,6 +503,11 @@ export class Simulation {
     for (const m of delivered) {
       const target = this.members.get(m.to);
       const sender = this.members.get(m.from);
+      if (target && target.alive && target.pausedUntilMs > this.now) {
+        // The paused process reads its socket when it resumes.
+        this.network.deliverAt(m, target.pausedUntilMs);
+        continue;
+      }
       if (!target || !target.alive) {
         if (m.type === MessageType.Snap && sender?.alive) sender.node.reportSnapshot(m.to, false);
         continue;
@@ -509,7 +525,7 @@ export class Simulation {
 
   private tickAll(): void {
     for (const member of this.members.values()) {
-      if (!member.alive) continue;
+      if (!member.alive || member.pausedUntilMs > this.now) continue;
       this.guard(member, "tick", () => {
         member.node.tick();
         this.handleReady(member);
@@ -595,6 +611,7 @@ export class Simulation {
     this.faultsEnabled = false;
     this.network.heal();
     this.network.config = { ...this.network.config, lossRate: 0, duplicateRate: 0 };
+    for (const member of this.members.values()) member.pausedUntilMs = Math.min(member.pausedUntilMs, this.now + 1);
     for (const member of this.members.values()) {
       if (!member.alive && member.restartAt !== Number.MAX_SAFE_INTEGER) {
         this.guard(member, "restart", () => this.start(member));
