@@ -179,3 +179,22 @@ test("bucket export and import reproduce the same store", () => {
   assert.equal(copy.consistentIndex(), 12);
   assert.equal(copy.revision, source.revision);
 });
+
+test("the key index keeps key order across many inserts in random order (chunk splits)", async () => {
+  const { TreeIndex } = await import("../../src/storage/mvcc/key-index.js");
+  const index = new TreeIndex();
+  const keys: string[] = [];
+  let seed = 7;
+  for (let i = 0; i < 6000; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    const key = `k${(seed % 100000).toString().padStart(5, "0")}`;
+    if (index.lookup(b(key)) === undefined) keys.push(key);
+    index.put(b(key), { main: i + 2, sub: 0 });
+  }
+  keys.sort();
+  assert.deepEqual(index.all().map((ki) => str(ki.key)), keys);
+  const from = keys[1234]!;
+  const to = keys[4321]!;
+  assert.deepEqual(index.range(b(from), b(to), 1_000_000).keys.map(str), keys.slice(1234, 4321));
+  assert.deepEqual(index.range(b(from), new Uint8Array(0), 1_000_000).keys.length, keys.length - 1234);
+});

@@ -82,6 +82,7 @@ export class PendingBatch {
 
   /** The pending value: a Uint8Array, null for a pending delete, undefined when untouched. */
   lookup(bucket: string, key: Uint8Array): Uint8Array | null | undefined {
+    if (this.writes.size === 0) return undefined;
     return this.writes.get(bucket)?.get(keyString(key));
   }
 

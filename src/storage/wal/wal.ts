@@ -19,7 +19,7 @@ import { WAL_DEFAULT_SEGMENT_BYTES } from "../schema.js";
 import {
   WAL_RECORD_ENTRY, WAL_RECORD_HARD_STATE, WAL_RECORD_METADATA, WAL_RECORD_SEGMENT_HEADER, WAL_RECORD_SNAPSHOT,
   containsZeroSector, decodeEntry, decodeHardState, decodeSegmentHeader, decodeSnapshotMarker, encodeEntry,
-  encodeHardState, encodeMetadata, encodeSegmentHeader, encodeSnapshotMarker, frameRecord, framedBytes, isZero,
+  encodeHardState, encodeMetadata, encodeSegmentHeader, encodeSnapshotMarker, frameRecord, framedBytes, isZero, lastNonZero,
   readRecord, type RecordBody,
 } from "./records.js";
 
@@ -542,14 +542,8 @@ class WalReader {
 
 /** Zeroes any bytes after `offset` (leftovers of a torn write) so later appends read back cleanly. */
 function zeroTail(file: FileHandle, image: Uint8Array, offset: number): void {
-  let lastNonZero = -1;
-  for (let i = image.length - 1; i >= offset; i--) {
-    if (image[i] !== 0) {
-      lastNonZero = i;
-      break;
-    }
-  }
-  if (lastNonZero < offset) return;
-  writeAll(file, new Uint8Array(lastNonZero + 1 - offset), offset);
+  const last = lastNonZero(image, offset);
+  if (last < offset) return;
+  writeAll(file, new Uint8Array(last + 1 - offset), offset);
   file.datasync();
 }
