@@ -198,3 +198,31 @@ test("the key index keeps key order across many inserts in random order (chunk s
   assert.deepEqual(index.range(b(from), b(to), 1_000_000).keys.map(str), keys.slice(1234, 4321));
   assert.deepEqual(index.range(b(from), new Uint8Array(0), 1_000_000).keys.length, keys.length - 1234);
 });
+
+test("put and delete-range requests: prev_kv, ignore_value, ignore_lease, from-key delete", async () => {
+  const { executePut, executeDeleteRange, KeyNotFoundError } = await import("../../src/storage/mvcc/requests.js");
+  const store = MvccStore.open(new MemoryBackend());
+  const put = (req: Parameters<typeof executePut>[1]) => {
+    const txn = store.write();
+    try {
+      return executePut(txn, req);
+    } finally {
+      txn.end();
+    }
+  };
+  assert.throws(() => put({ key: b("k"), value: new Uint8Array(0), ignoreValue: true }), (e: unknown) => e instanceof KeyNotFoundError && e.message === "etcdserver: key not found");
+  assert.equal(store.revision, 1, "a failed put changes nothing");
+  assert.deepEqual(put({ key: b("k"), value: b("v1"), lease: 5n, prevKv: true }), { revision: 2, prevKv: null });
+  const kept = put({ key: b("k"), value: new Uint8Array(0), ignoreValue: true, prevKv: true });
+  assert.equal(str(kept.prevKv!.value), "v1");
+  const now = store.range(b("k"), null).kvs[0]!;
+  assert.deepEqual([str(now.value), now.lease, now.version], ["v1", 0n, 2]);
+  put({ key: b("k"), value: b("v3"), lease: 9n });
+  put({ key: b("k"), value: b("v4"), ignoreLease: true });
+  assert.equal(store.range(b("k"), null).kvs[0]!.lease, 9n);
+  put({ key: b("m"), value: b("x") });
+  const txn = store.write();
+  const deleted = executeDeleteRange(txn, { key: b("a"), rangeEnd: Uint8Array.of(0), prevKv: true });
+  txn.end();
+  assert.deepEqual([deleted.deleted, deleted.revision, deleted.prevKvs.map((kv) => str(kv.key))], [2, 7, ["k", "m"]]);
+});
