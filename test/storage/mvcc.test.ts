@@ -226,3 +226,23 @@ test("put and delete-range requests: prev_kv, ignore_value, ignore_lease, from-k
   txn.end();
   assert.deepEqual([deleted.deleted, deleted.revision, deleted.prevKvs.map((kv) => str(kv.key))], [2, 7, ["k", "m"]]);
 });
+
+test("defragment shrinks the LMDB file after compaction and keeps every answer", async (t) => {
+  const dir = tempDir(t);
+  const store = MvccStore.open(new LmdbBackend({ path: dir }));
+  const big = new Uint8Array(4000).fill(1);
+  for (let i = 0; i < 500; i++) store.put(b(`k${i % 10}`), big);
+  store.commit();
+  store.compact(store.revision);
+  const before = { size: store.sizeBytes(), hash: store.hashKV(), inUse: store.sizeInUseBytes() };
+  await store.defragment();
+  assert.ok(store.sizeBytes() < before.size, `size ${store.sizeBytes()} not below ${before.size}`);
+  assert.deepEqual(store.hashKV(), before.hash);
+  store.put(b("after"), b("defrag"));
+  assert.equal(store.range(b("after"), null).count, 1);
+  await store.close();
+  const reopened = MvccStore.open(new LmdbBackend({ path: dir }));
+  assert.equal(reopened.range(b("after"), null).count, 1);
+  assert.equal(reopened.range(b("k0"), null).kvs[0]!.value.length, 4000);
+  await reopened.close();
+});

@@ -47,6 +47,8 @@ export interface Backend {
   sizeBytes(): number;
   /** Bytes holding live data (etcd's db_size_in_use). */
   sizeInUseBytes(): number;
+  /** Commits, then rewrites the engine's files without free space (etcd's Defragment). */
+  defragment(): Promise<void>;
   /** Commits pending writes and closes the engine. */
   close(): Promise<void>;
 }

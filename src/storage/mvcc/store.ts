@@ -303,6 +303,11 @@ export class MvccStore {
     for (const bucket of this.backend.buckets()) this.backend.forEach(bucket, (key, value) => fn(bucket, key, value));
   }
 
+  /** Commits and rewrites the engine without free space (Maintenance.Defragment). */
+  async defragment(): Promise<void> {
+    await this.backend.defragment();
+  }
+
   /** Commits pending writes, flushes them, and closes the engine. */
   async close(): Promise<void> {
     await this.backend.close();
