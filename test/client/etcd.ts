@@ -1,0 +1,141 @@
+/**
+ * Test helper: spawns a real single-member etcd 3.4 on random loopback ports with a temporary data
+ * directory, and guarantees the child is killed (also when a test fails or the process exits).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Whether an `etcd` binary is on PATH. */
+export function haveEtcd(): boolean {
+  return spawnSync("etcd", ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+/**
+ * Returns the skip reason for node:test when etcd is absent, or false to run. In CI the test must
+ * run, so a missing etcd throws instead of skipping.
+ */
+export function skipWithoutEtcd(): string | false {
+  if (haveEtcd()) return false;
+  if (process.env.CI === "true") throw new Error("etcd is required in CI but was not found on PATH");
+  const reason = "etcd binary not found on PATH";
+  process.stdout.write(`# skipping: ${reason}\n`);
+  return reason;
+}
+
+/** Asks the kernel for a free loopback port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+export interface EtcdProcess {
+  /** Client URL, e.g. http://127.0.0.1:23791. */
+  readonly clientUrl: string;
+  /** host:port of the client URL, as etcdctl's --endpoints takes it. */
+  readonly endpoint: string;
+  readonly peerUrl: string;
+  readonly dataDir: string;
+  readonly name: string;
+  /** Kills etcd and removes its data directory. */
+  stop(): Promise<void>;
+}
+
+export interface EtcdOptions {
+  /** Extra command-line flags, e.g. ["--max-txn-ops=3"]. */
+  readonly extraArgs?: readonly string[];
+  /** Member name; "default" unless given. */
+  readonly name?: string;
+  /** Fixed ports (so two fresh servers get the same cluster and member ids); random when absent. */
+  readonly clientPort?: number;
+  readonly peerPort?: number;
+  /** Serve clients over TLS with these PEM files, requiring client certificates. */
+  readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
+}
+
+/** Whether etcd answers on the port: a TCP connection is accepted (TLS or not). */
+function isHealthy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** Starts etcd and waits until it answers /health. */
+export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), "cairn-etcd-"));
+  const name = options.name ?? "default";
+  const clientPort = options.clientPort ?? (await freePort());
+  const peerPort = options.peerPort ?? (await freePort());
+  const scheme = options.tls === undefined ? "http" : "https";
+  const clientUrl = `${scheme}://127.0.0.1:${clientPort}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const args = [
+    `--name=${name}`,
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=${clientUrl}`,
+    `--advertise-client-urls=${clientUrl}`,
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-advertise-peer-urls=${peerUrl}`,
+    `--initial-cluster=${name}=${peerUrl}`,
+    ...(options.tls === undefined
+      ? []
+      : [
+          `--cert-file=${options.tls.certFile}`,
+          `--key-file=${options.tls.keyFile}`,
+          `--trusted-ca-file=${options.tls.caFile}`,
+          "--client-cert-auth",
+        ]),
+    "--log-level=error",
+    "--logger=zap",
+    ...(options.extraArgs ?? []),
+  ];
+  const child = spawn("etcd", args, { stdio: ["ignore", "ignore", "pipe"] });
+  running.add(child);
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    if (stderr.length < 20_000) stderr += chunk.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    running.delete(child);
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const maxWaitMs = 20_000;
+  const started = performance.now();
+  for (;;) {
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`etcd exited early (code ${child.exitCode}): ${stderr}`);
+    }
+    if (await isHealthy(clientPort)) break;
+    if (performance.now() - started > maxWaitMs) {
+      await stop();
+      throw new Error(`etcd did not become healthy within ${maxWaitMs} ms: ${stderr}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { clientUrl, endpoint: `127.0.0.1:${clientPort}`, peerUrl, dataDir, name, stop };
+}
