@@ -55,6 +55,7 @@ export interface Backend {
 
 /** Encodes a key for use as a JS map key, one char per byte (bijective and cheap). */
 export function keyString(key: Uint8Array): string {
+  if (key.length <= 64) return String.fromCharCode.apply(null, key as unknown as number[]);
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
 }
 

@@ -11,7 +11,7 @@
  * (not ending in a tombstone); an empty last generation means the key is currently deleted.
  */
 import { compareRevisions, type Revision } from "../schema.js";
-import { compareBytes, keyString } from "../backend/backend.js";
+import { keyString } from "../backend/backend.js";
 
 /** Set of revisions, keyed "main_sub" (etcd uses map[revision]struct{}). */
 export type RevisionSet = Set<string>;
@@ -37,8 +37,12 @@ export class KeyIndex {
   /** Last revision that changed the key. */
   modified: Revision = ZERO;
   generations: Generation[] = [];
+  /** The key as a one-char-per-byte string: compares (with < and >) exactly as the bytes do. */
+  readonly id: string;
 
-  constructor(readonly key: Uint8Array) {}
+  constructor(readonly key: Uint8Array) {
+    this.id = keyString(key);
+  }
 
   /** Records a put at `rev`; revisions must increase. */
   put(rev: Revision): void {
@@ -195,15 +199,15 @@ class OrderedKeys {
       this.chunks.push([ki]);
       return;
     }
-    let c = this.chunkFor(ki.key);
+    let c = this.chunkFor(ki.id);
     if (c === this.chunks.length) c--;
     const chunk = this.chunks[c]!;
-    chunk.splice(lowerBound(chunk, ki.key), 0, ki);
+    chunk.splice(lowerBound(chunk, ki.id), 0, ki);
     if (chunk.length > MAX_CHUNK_KEYS) this.chunks.splice(c, 1, chunk.slice(0, chunk.length >>> 1), chunk.slice(chunk.length >>> 1));
   }
 
-  /** Calls `f` for each key index with key ≥ `key` in order, until `f` returns false. */
-  walkFrom(key: Uint8Array, f: (ki: KeyIndex) => boolean): void {
+  /** Calls `f` for each key index with id ≥ `key` in order, until `f` returns false. */
+  walkFrom(key: string, f: (ki: KeyIndex) => boolean): void {
     for (let c = this.chunkFor(key), first = true; c < this.chunks.length; c++, first = false) {
       const chunk = this.chunks[c]!;
       for (let i = first ? lowerBound(chunk, key) : 0; i < chunk.length; i++) if (!f(chunk[i]!)) return;
@@ -221,27 +225,27 @@ class OrderedKeys {
     this.count = sorted.length;
   }
 
-  /** Index of the first chunk whose last key is ≥ `key` (chunks.length when none). */
-  private chunkFor(key: Uint8Array): number {
+  /** Index of the first chunk whose last id is ≥ `key` (chunks.length when none). */
+  private chunkFor(key: string): number {
     let lo = 0;
     let hi = this.chunks.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const chunk = this.chunks[mid]!;
-      if (compareBytes(chunk[chunk.length - 1]!.key, key) < 0) lo = mid + 1;
+      if (chunk[chunk.length - 1]!.id < key) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 }
 
-/** First position in `sorted` whose key is ≥ `key`. */
-function lowerBound(sorted: KeyIndex[], key: Uint8Array): number {
+/** First position in `sorted` whose id is ≥ `key`. */
+function lowerBound(sorted: KeyIndex[], key: string): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compareBytes(sorted[mid]!.key, key) < 0) lo = mid + 1;
+    if (sorted[mid]!.id < key) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -265,7 +269,7 @@ export class TreeIndex {
   /** Adds a key index (the key must not be present). */
   insert(ki: KeyIndex): void {
     this.sorted.insert(ki);
-    this.byKey.set(keyString(ki.key), ki);
+    this.byKey.set(ki.id, ki);
   }
 
   put(key: Uint8Array, rev: Revision): void {
@@ -328,7 +332,7 @@ export class TreeIndex {
     const survivors: KeyIndex[] = [];
     for (const ki of this.sorted.toArray()) {
       ki.compact(rev, available);
-      if (ki.isEmpty()) this.byKey.delete(keyString(ki.key));
+      if (ki.isEmpty()) this.byKey.delete(ki.id);
       else survivors.push(ki);
     }
     this.sorted.rebuild(survivors);
@@ -338,7 +342,7 @@ export class TreeIndex {
   /** Revisions a compaction at `rev` would keep. */
   keep(rev: number): RevisionSet {
     const available: RevisionSet = new Set();
-    this.sorted.walkFrom(new Uint8Array(0), (ki) => {
+    this.sorted.walkFrom("", (ki) => {
       ki.keep(rev, available);
       return true;
     });
@@ -351,10 +355,24 @@ export class TreeIndex {
   }
 
   private visit(key: Uint8Array, end: Uint8Array, f: (ki: KeyIndex) => void): void {
-    this.sorted.walkFrom(key, (ki) => {
-      if (end.length > 0 && compareBytes(ki.key, end) >= 0) return false;
+    const endId = end.length > 0 ? keyString(end) : null;
+    this.sorted.walkFrom(keyString(key), (ki) => {
+      if (endId !== null && ki.id >= endId) return false;
       f(ki);
       return true;
     });
+  }
+
+  /**
+   * Bulk load for rebuilding: `insertUnordered` adds keys to the map only; `finishBulkLoad`
+   * sorts them once and rebuilds the ordered list (much cheaper than ordered inserts).
+   */
+  insertUnordered(ki: KeyIndex): void {
+    this.byKey.set(ki.id, ki);
+  }
+
+  finishBulkLoad(): void {
+    const all = [...this.byKey.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.sorted.rebuild(all);
   }
 }
