@@ -5,8 +5,25 @@ import { delCommand } from "./del.js";
 import { getCommand } from "./get.js";
 import { putCommand } from "./put.js";
 import { versionCommand } from "./version.js";
+import { txnCommand } from "./txn.js";
+import { compactionCommand } from "./compaction.js";
+import { endpointCommand } from "./endpoint.js";
+import { memberCommand } from "./member.js";
+import { alarmCommand } from "./alarm.js";
+import { defragCommand } from "./defrag.js";
 
-export const commandSpecs: CommandSpec[] = [getCommand, putCommand, delCommand, versionCommand];
+export const commandSpecs: CommandSpec[] = [
+  getCommand,
+  putCommand,
+  delCommand,
+  txnCommand,
+  compactionCommand,
+  alarmCommand,
+  defragCommand,
+  endpointCommand,
+  versionCommand,
+  memberCommand,
+];
 
 /** The root command; its name appears in usage text and error messages. */
 export function rootCommand(): Command {
