@@ -11,6 +11,10 @@ import { endpointCommand } from "./endpoint.js";
 import { memberCommand } from "./member.js";
 import { alarmCommand } from "./alarm.js";
 import { defragCommand } from "./defrag.js";
+import { leaseCommand } from "./lease.js";
+import { moveLeaderCommand } from "./move-leader.js";
+import { snapshotCommand } from "./snapshot.js";
+import { watchCommand } from "./watch.js";
 
 export const commandSpecs: CommandSpec[] = [
   getCommand,
@@ -21,8 +25,12 @@ export const commandSpecs: CommandSpec[] = [
   alarmCommand,
   defragCommand,
   endpointCommand,
+  moveLeaderCommand,
+  watchCommand,
   versionCommand,
+  leaseCommand,
   memberCommand,
+  snapshotCommand,
 ];
 
 /** The root command; its name appears in usage text and error messages. */
