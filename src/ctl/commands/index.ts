@@ -15,6 +15,11 @@ import { leaseCommand } from "./lease.js";
 import { moveLeaderCommand } from "./move-leader.js";
 import { snapshotCommand } from "./snapshot.js";
 import { watchCommand } from "./watch.js";
+import { authCommand } from "./auth.js";
+import { userCommand } from "./user.js";
+import { roleCommand } from "./role.js";
+import { lockCommand } from "./lock.js";
+import { electCommand } from "./elect.js";
 
 export const commandSpecs: CommandSpec[] = [
   getCommand,
@@ -31,6 +36,11 @@ export const commandSpecs: CommandSpec[] = [
   leaseCommand,
   memberCommand,
   snapshotCommand,
+  lockCommand,
+  electCommand,
+  authCommand,
+  userCommand,
+  roleCommand,
 ];
 
 /** The root command; its name appears in usage text and error messages. */
