@@ -55,3 +55,77 @@ export interface Snapshot {
 }
 
 export const EMPTY_HARD_STATE: HardState = { term: 0, vote: NONE, commit: 0 };
+
+/** Raft message kinds, numbered as etcd's raftpb.MessageType so the transport can use etcd's wire codes. */
+export enum MessageType {
+  /** Local: start an election. */
+  Hup = 0,
+  /** Local: the leader should broadcast a heartbeat. */
+  Beat = 1,
+  /** A proposal: entries the sender wants appended. */
+  Prop = 2,
+  App = 3,
+  AppResp = 4,
+  Vote = 5,
+  VoteResp = 6,
+  Snap = 7,
+  Heartbeat = 8,
+  HeartbeatResp = 9,
+  /** Local: the transport could not reach `from`. */
+  Unreachable = 10,
+  /** Local: the outcome of sending a snapshot to `from`. */
+  SnapStatus = 11,
+  /** Local: the leader should check that a quorum is still active. */
+  CheckQuorum = 12,
+  TransferLeader = 13,
+  TimeoutNow = 14,
+  ReadIndex = 15,
+  ReadIndexResp = 16,
+  PreVote = 17,
+  PreVoteResp = 18,
+}
+
+/**
+ * One Raft message, with the fields of etcd's raftpb.Message. Unused fields are 0, empty or NONE.
+ * `index`/`logTerm` describe the log position a message refers to; `rejectHint` (with `logTerm`) is
+ * a follower's hint of where its log may match the leader's.
+ */
+export interface Message {
+  type: MessageType;
+  to: NodeId;
+  from: NodeId;
+  term: number;
+  logTerm: number;
+  index: number;
+  entries: Entry[];
+  commit: number;
+  snapshot?: Snapshot;
+  reject: boolean;
+  rejectHint: number;
+  context: Uint8Array;
+}
+
+/** Membership change kinds, numbered as etcd's raftpb.ConfChangeType. */
+export enum ConfChangeType {
+  AddNode = 0,
+  RemoveNode = 1,
+  UpdateNode = 2,
+  AddLearnerNode = 3,
+}
+
+/** A single membership change, as etcd's raftpb.ConfChange (v1). `context` is opaque to Raft. */
+export interface ConfChange {
+  /** Request ID chosen by the proposer (etcd: a random 64-bit value); opaque to Raft. */
+  id: bigint;
+  type: ConfChangeType;
+  nodeId: NodeId;
+  context: Uint8Array;
+}
+
+/** The role a Raft node plays, numbered as etcd's raft.StateType. */
+export enum RaftRole {
+  Follower = 0,
+  Candidate = 1,
+  Leader = 2,
+  PreCandidate = 3,
+}

@@ -1,0 +1,210 @@
+/**
+ * Helpers for tests that use real etcd 3.4 as the oracle: finding the binaries, free loopback ports,
+ * spawning an etcd member in a temporary directory, and running etcdctl.
+ *
+ * Tests that need etcd call `requireEtcd(t)`: without the binaries it skips with a reason, except
+ * under CI=true, where it fails.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+
+/** How many times to poll a starting etcd before giving up (each poll waits POLL_INTERVAL_MS). */
+const START_POLL_LIMIT = 200;
+const POLL_INTERVAL_MS = 100;
+
+function binaryWorks(name: string, versionArgs: string[]): boolean {
+  const result = spawnSync(name, versionArgs, { encoding: "utf8", env: { ...process.env, ETCDCTL_API: "3" } });
+  return result.status === 0 && /3\.4\./.test(result.stdout);
+}
+
+/** True when etcd and etcdctl can be used; otherwise skips the test (fails it under CI=true). */
+export function requireEtcd(t: TestContext): boolean {
+  if (binaryWorks("etcd", ["--version"]) && binaryWorks("etcdctl", ["version"])) return true;
+  const reason = "etcd/etcdctl 3.4 not found on PATH (apt-get install -y etcd-server etcd-client)";
+  if (process.env.CI === "true") throw new Error(`${reason}; required when CI=true`);
+  t.skip(reason);
+  return false;
+}
+
+/** A free TCP port on 127.0.0.1 (asked from the kernel, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address !== null ? resolvePort(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/** A temporary directory removed by `cleanup()`. */
+export function tempDir(prefix: string): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), `cairn-${prefix}-`));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface EtcdctlResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs etcdctl (v3 API) synchronously. */
+export function etcdctl(args: string[], options: { endpoint?: string; input?: string } = {}): EtcdctlResult {
+  const full = options.endpoint === undefined ? args : [`--endpoints=${options.endpoint}`, ...args];
+  const result = spawnSync("etcdctl", full, { encoding: "utf8", input: options.input, env: { ...process.env, ETCDCTL_API: "3" } });
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** etcdctl that must succeed; returns stdout. */
+export function etcdctlOk(args: string[], options: { endpoint?: string; input?: string } = {}): string {
+  const result = etcdctl(args, options);
+  if (result.status !== 0) throw new Error(`etcdctl ${args.join(" ")} failed (${result.status}): ${result.stderr}`);
+  return result.stdout;
+}
+
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+/** A running etcd member on random loopback ports. */
+export class EtcdMember {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly clientURL: string,
+    readonly peerURL: string,
+    private readonly log: string[],
+  ) {}
+
+  /**
+   * Starts etcd on `dataDir`. For a restored data dir, pass the name, peer URL and token used for
+   * the restore so the member's flags match its data.
+   */
+  static async start(options: { dataDir: string; name?: string; peerPort?: number; token?: string }): Promise<EtcdMember> {
+    const name = options.name ?? "default";
+    const clientURL = `http://127.0.0.1:${await freePort()}`;
+    const peerURL = `http://127.0.0.1:${options.peerPort ?? (await freePort())}`;
+    const args = [
+      `--name=${name}`,
+      `--data-dir=${options.dataDir}`,
+      `--listen-client-urls=${clientURL}`,
+      `--advertise-client-urls=${clientURL}`,
+      `--listen-peer-urls=${peerURL}`,
+      `--initial-advertise-peer-urls=${peerURL}`,
+      `--initial-cluster=${name}=${peerURL}`,
+      `--initial-cluster-token=${options.token ?? "etcd-cluster"}`,
+      "--log-level=error",
+    ];
+    const child = spawn("etcd", args, { stdio: ["ignore", "pipe", "pipe"] });
+    running.add(child);
+    const log: string[] = [];
+    child.stdout?.on("data", (chunk: Buffer) => log.push(chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => log.push(chunk.toString()));
+    const member = new EtcdMember(child, clientURL, peerURL, log);
+    for (let attempt = 0; attempt < START_POLL_LIMIT; attempt++) {
+      if (child.exitCode !== null) break;
+      if (etcdctl(["endpoint", "health", "--command-timeout=1s"], { endpoint: clientURL }).status === 0) return member;
+      await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+    }
+    await member.stop();
+    throw new Error(`etcd did not become healthy; log:\n${log.join("")}`);
+  }
+
+  etcdctl(args: string[]): string {
+    return etcdctlOk(args, { endpoint: this.clientURL });
+  }
+
+  /** Kills the process and waits for it to exit. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise((r) => this.child.once("exit", r));
+      this.child.kill("SIGKILL");
+      await exited;
+    }
+    running.delete(this.child);
+  }
+}
+
+/** Puts many keys quickly through etcd's JSON gateway (base64 keys and values). */
+export async function putMany(clientURL: string, pairs: [string, string][], concurrency = 32): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < pairs.length) {
+      const [key, value] = pairs[next++]!;
+      const response = await fetch(`${clientURL}/v3/kv/put`, {
+        method: "POST",
+        body: JSON.stringify({ key: Buffer.from(key).toString("base64"), value: Buffer.from(value).toString("base64") }),
+      });
+      if (!response.ok) throw new Error(`put ${key}: HTTP ${response.status}`);
+      await response.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+/** Member and cluster IDs etcd reports when it starts on a restored data directory. */
+export interface StartupIds {
+  localMemberId: string;
+  clusterId: string;
+  /** Every member etcd recovered, by ID, with its peer URLs as logged. */
+  members: Map<string, string>;
+}
+
+/**
+ * Starts etcd on a restored data dir just long enough to read, from its log, the member and
+ * cluster IDs it recovered (a multi-member cluster never gets quorum here, so the log is the only
+ * place to ask), then kills it.
+ */
+export async function readStartupIds(options: {
+  dataDir: string;
+  name: string;
+  peerURL: string;
+  initialCluster: string;
+  token: string;
+  memberCount: number;
+}): Promise<StartupIds> {
+  const clientURL = `http://127.0.0.1:${await freePort()}`;
+  const child = spawn(
+    "etcd",
+    [
+      `--name=${options.name}`,
+      `--data-dir=${options.dataDir}`,
+      `--listen-client-urls=${clientURL}`,
+      `--advertise-client-urls=${clientURL}`,
+      `--listen-peer-urls=${options.peerURL}`,
+      `--initial-advertise-peer-urls=${options.peerURL}`,
+      `--initial-cluster=${options.initialCluster}`,
+      `--initial-cluster-token=${options.token}`,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  running.add(child);
+  let log = "";
+  child.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  try {
+    for (let attempt = 0; attempt < START_POLL_LIMIT; attempt++) {
+      const local = /restarting member ([0-9a-f]+) in cluster ([0-9a-f]+)/.exec(log);
+      const added = [...log.matchAll(/added member ([0-9a-f]+) \[([^\]]*)\] to cluster ([0-9a-f]+)/g)];
+      if (local !== null && added.length >= options.memberCount) {
+        return { localMemberId: local[1]!, clusterId: local[2]!, members: new Map(added.map((m) => [m[1]!, m[2]!])) };
+      }
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+    }
+    throw new Error(`etcd did not report its IDs; log:\n${log}`);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+    }
+    running.delete(child);
+  }
+}
