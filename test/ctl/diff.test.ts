@@ -52,7 +52,12 @@ const normalizers: Record<string, (text: string) => string> = {
   /** Member ids of members added at run time are random. */
   "member-id": (t) => t.replace(/\b[0-9a-f]{15,16}\b/g, "<hexid>").replace(/"ID":\d+/g, '"ID":<id>'),
   /** Database sizes move with timing of background commits. */
-  "db-size": (t) => t.replace(/\d+(\.\d+)? kB/g, "<size>").replace(/"dbSize(InUse)?":\d+/g, '"dbSize$1":<n>'),
+  "db-size": (t) =>
+    t
+      .replace(/\d+(\.\d+)? kB/g, "<size>")
+      .replace(/"dbSize(InUse)?":\d+/g, '"dbSize$1":<n>')
+      .replace(/"totalSize":\d+/g, '"totalSize":<n>')
+      .replace(/"(Size|DBSize)" : \d+/g, '"$1" : <n>'),
   /** Raft indexes move with internal requests (e.g. lease checkpoints). */
   "raft-index": (t) => t.replace(/"raft(Applied)?Index":\d+/g, '"raft$1Index":<n>'),
 };

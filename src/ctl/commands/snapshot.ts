@@ -1,7 +1,8 @@
 /**
  * `snapshot save|status|restore` (etcdctl's snapshot_command.go). save streams the backend from one
- * endpoint into `<file>.part`, checks the trailing SHA-256, then renames; status and restore are
- * offline and belong to cairnutl's storage code.
+ * endpoint into `<file>.part`, checks the trailing SHA-256, then renames. status reads the file
+ * offline with the storage layer's bbolt reader (shared with cairnutl); restore, which must write
+ * an etcd data directory, is not supported yet.
  */
 import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
 import { createHash } from "node:crypto";
@@ -13,7 +14,9 @@ import type { CommandSpec } from "../cli/command.js";
 import { CtlExit, ExitCode, goErrorText } from "../exit.js";
 import { err, out } from "../output.js";
 import { humanizeBytes } from "../printers/go.js";
-import { connect, globalConfig } from "../global.js";
+import { connect, globalConfig, printerFor } from "../global.js";
+import { BboltFormatError } from "../../storage/bbolt/reader.js";
+import { SnapshotFileError, snapshotStatus } from "../../storage/bbolt/snapshot-file.js";
 
 /** zap production logger line with an epoch timestamp, as etcdctl's snapshot logger writes. */
 function zapInfo(caller: string, msg: string, fields: Record<string, unknown> = {}, isoTime = false): void {
@@ -102,7 +105,16 @@ The items in the lists are hash, revision, total keys, total size.
 `,
   run(invocation) {
     if (invocation.args.length !== 1) throw new CtlExit(ExitCode.badArgs, "snapshot status requires exactly one argument");
-    throw new CtlExit(ExitCode.error, "snapshot status is not yet supported by cairnctl (offline; see cairnutl)");
+    // etcdctl reads only -w/--hex here: no ETCDCTL_* variables, no connection.
+    const printer = printerFor(invocation.flags);
+    let status;
+    try {
+      status = snapshotStatus(invocation.args[0]!);
+    } catch (error) {
+      if (error instanceof SnapshotFileError || error instanceof BboltFormatError) throw new CtlExit(ExitCode.error, error.message);
+      throw error;
+    }
+    printer.dbStatus({ hash: status.hash, revision: status.revision, totalKey: status.totalKey, totalSize: BigInt(status.totalSize) });
   },
 };
 
