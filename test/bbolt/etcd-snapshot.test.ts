@@ -152,6 +152,10 @@ test("files written by Cairn pass bbolt's own checks and etcdctl computes the sa
     writeSnapshotFile(file, (writer) => {
       writer.beginBucket("alarm");
       writer.endBucket();
+      // Keys larger than a page: one leaf per key, branch pages spanning overflow pages.
+      writer.beginBucket("bigkeys");
+      for (let i = 0; i < 41; i++) writer.put(Buffer.alloc(5000, 0x41 + i), Buffer.from([i]));
+      writer.endBucket();
       writer.beginBucket("key");
       // 40,000 keys: three B+tree levels; every 997th value spans overflow pages.
       for (let rev = 1; rev <= 40_000; rev++) writer.put(revisionKey(rev), Buffer.alloc(rev % 997 === 0 ? 9000 : 60, rev & 0xff));
