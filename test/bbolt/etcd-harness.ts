@@ -149,7 +149,7 @@ export async function putMany(clientURL: string, pairs: [string, string][], conc
         method: "POST",
         body: JSON.stringify({ key: Buffer.from(key).toString("base64"), value: Buffer.from(value).toString("base64") }),
       });
-      if (!response.ok) throw new Error(`put ${key}: HTTP ${response.status}`);
+      if (!response.ok) throw new Error(`put ${key}: HTTP ${response.status} ${await response.text()}`);
       await response.arrayBuffer();
     }
   };
