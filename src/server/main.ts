@@ -78,6 +78,8 @@ async function main(): Promise<void> {
     maxTxnOps: config.maxTxnOps,
     quotaBackendBytes: config.quotaBackendBytes,
     requestTimeoutMs: 5000 + 2 * config.electionTimeoutMs,
+    snapshotCount: config.snapshotCount,
+    maxWals: config.maxWals,
     clock: realClock,
     store,
   });

@@ -65,6 +65,10 @@ export interface ServerOptions {
   maxRequestBytes: number;
   maxTxnOps: number;
   quotaBackendBytes: number;
+  /** Applied entries between WAL snapshots (--snapshot-count). */
+  snapshotCount: number;
+  /** WAL segments kept after a snapshot (--max-wals). */
+  maxWals: number;
   /** How long a proposal or read may wait for Raft before "request timed out" (etcd: 5 s + 2 × election). */
   requestTimeoutMs: number;
   clock: Clock;
@@ -141,6 +145,9 @@ export class EtcdServer {
       onReadState: (index, ctx) => this.onReadState(index, ctx),
       onApplied: (applied) => this.onApplied(applied),
       observeFsyncSeconds: (s) => this.metrics.walFsyncSeconds.observe(s),
+      snapshotCount: options.snapshotCount,
+      maxWals: options.maxWals,
+      persistStateMachine: () => this.store.checkpoint(),
     });
   }
 
@@ -178,6 +185,10 @@ export class EtcdServer {
   }
   term(): number {
     return this.raft.term();
+  }
+  /** Index of the latest WAL snapshot marker (0: none). */
+  latestSnapshotIndex(): number {
+    return this.raft.latestSnapshotIndex();
   }
   raisedAlarms(): AlarmType[] {
     return this.alarms.get(AlarmType.NONE).map((a) => a.alarm);
