@@ -82,6 +82,7 @@ async function main(): Promise<void> {
     maxWals: config.maxWals,
     clock: realClock,
     store,
+    warn: (message) => log.warn(message),
   });
   server.start();
   log.info(`started member ${idHex(memberId)} in cluster ${idHex(clusterId)}, data dir ${config.dataDir}`);

@@ -73,6 +73,8 @@ export interface ServerOptions {
   requestTimeoutMs: number;
   clock: Clock;
   store: KvStore;
+  /** Where the server reports timeouts and alarms (etcd logs the same events). */
+  warn?: (message: string) => void;
 }
 
 interface Waiter {
@@ -329,6 +331,7 @@ export class EtcdServer {
     return new Promise((resolve, reject) => {
       const cancelTimer = this.options.clock.after(this.options.requestTimeoutMs, () => {
         if (this.waiters.delete(id)) {
+          this.options.warn?.(`request ${id.toString(16)} (${RequestKind[request.kind]}) timed out after ${this.options.requestTimeoutMs} ms (leader ${this.leader.toString(16)}, applied ${this.raft.appliedIndex()}, committed ${this.raft.committedIndex()})`);
           this.metrics.proposalsPending.dec();
           this.metrics.proposalsFailed.inc();
           reject(etcdError("timeout"));
@@ -414,6 +417,7 @@ export class EtcdServer {
 
   private raiseNoSpace(): void {
     if (this.alarms.has(AlarmType.NOSPACE)) return;
+    this.options.warn?.(`backend is over its quota of ${this.options.quotaBackendBytes} bytes: raising the NOSPACE alarm`);
     const request = create(AlarmRequestSchema, { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.options.memberId, alarm: AlarmType.NOSPACE });
     this.propose({ kind: RequestKind.Alarm, request }).catch(() => undefined);
   }
@@ -442,6 +446,7 @@ export class EtcdServer {
           if (j >= 0) round.splice(j, 1);
         }
         this.metrics.slowReadIndex.inc();
+        this.options.warn?.(`linearizable read timed out after ${this.options.requestTimeoutMs} ms (leader ${this.leader.toString(16)}, read round in flight: ${this.readRoundInFlight})`);
         reject(etcdError(this.leader === 0n ? "noLeader" : "timeout"));
       });
       const done = (): void => {

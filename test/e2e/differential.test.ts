@@ -4,7 +4,7 @@
  * terms, indexes, sizes and timings. `CAIRN_E2E_SUBJECT=etcd` runs etcd against etcd, which checks
  * that the normalization hides nothing else.
  */
-import test from "node:test";
+import test, { type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { etcdctl, requireEtcd, startMember, type Member } from "./harness.js";
 import { errorLines, normalize, normalizeStatusSimple, type Identity } from "./normalize.js";
@@ -123,23 +123,53 @@ async function runStep(member: Member, id: Identity, step: Step): Promise<string
   return `status=${res.status} type=${res.headers.get("content-type")}\n${normalize(await res.text(), id)}`;
 }
 
-test("etcdctl and HTTP give the same answers from etcd and cairn", { timeout: 240_000 }, async (t) => {
-  if (!requireEtcd(t)) return;
+/** Starts etcd and the subject with `flags`, runs `steps` on both, and returns the differences. */
+async function compareSteps(t: TestContext, steps: readonly Step[], flags: string[] = []): Promise<void> {
   const subject = process.env["CAIRN_E2E_SUBJECT"] === "etcd" ? "etcd" : "cairn";
-  const etcd = await startMember("etcd");
+  const etcd = await startMember("etcd", { flags });
   let other: Member | undefined;
   try {
-    other = await startMember(subject);
+    other = await startMember(subject, { flags });
     const ids = [await identityOf(etcd), await identityOf(other)] as const;
     const differences: string[] = [];
-    for (const step of kvSteps) {
+    for (const step of steps) {
       const [expected, actual] = [await runStep(etcd, ids[0], step), await runStep(other, ids[1], step)];
       if (expected !== actual) differences.push(`step ${JSON.stringify(step)}\n--- etcd\n${expected}\n--- ${subject}\n${actual}`);
     }
-    t.diagnostic(`${kvSteps.length} steps, ${differences.length} differences`);
+    t.diagnostic(`${steps.length} steps, ${differences.length} differences`);
+    if (differences.length > 0) differences.push(`${subject} stderr (tail):\n${other.stderrChunks.join("").slice(-3000)}`);
     assert.equal(differences.length, 0, differences.join("\n\n"));
   } finally {
     await etcd.stop();
     await other?.stop();
   }
+}
+
+test("etcdctl and HTTP give the same answers from etcd and cairn", { timeout: 240_000 }, async (t) => {
+  if (!requireEtcd(t)) return;
+  await compareSteps(t, kvSteps);
+});
+
+/** With a 1-byte quota every write raises NOSPACE: alarms, refused writes, health, disarm. */
+const quotaSteps: Step[] = [
+  { ctl: ["put", "a", "b"] },
+  { ctl: ["alarm", "list"] },
+  { ctl: ["alarm", "list", "-w", "json"] },
+  { ctl: ["endpoint", "status", "-w", "json"] },
+  { ctl: ["endpoint", "health"] },
+  { http: "/health" },
+  { http: "/health?exclude=NOSPACE" },
+  { ctl: ["get", "a", "-w", "json"] },
+  { ctl: ["del", "a"] },
+  { ctl: ["txn", "-w", "json"], input: '\nput x y\n\n\n' },
+  { ctl: ["txn", "-w", "json"], input: '\nget x\n\n\n' },
+  { ctl: ["alarm", "disarm"] },
+  { ctl: ["alarm", "list"] },
+  { ctl: ["put", "a", "b"] },
+  { ctl: ["alarm", "list"] },
+];
+
+test("NOSPACE alarm behaves as etcd's (--quota-backend-bytes 1)", { timeout: 120_000 }, async (t) => {
+  if (!requireEtcd(t)) return;
+  await compareSteps(t, quotaSteps, ["--quota-backend-bytes", "1"]);
 });
