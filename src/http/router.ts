@@ -81,10 +81,9 @@ async function handle(backend: HttpBackend, limits: HttpLimits, scope: HttpScope
       return sendJson(res, 400, gatewayError(8, `grpc: received message larger than max (${limits.maxBodyBytes})`));
     }
     const reply = backend.gateway(gatewayPath, body);
-    if (reply !== undefined) {
-      const { status, body: text } = await reply;
-      return sendJson(res, status, text);
-    }
+    if (reply === undefined) return sendText(res, 404, "Not Found\n"); // grpc-gateway's own 404
+    const { status, body: text } = await reply;
+    return sendJson(res, status, text);
   }
   sendText(res, 404, "404 page not found\n");
 }
