@@ -307,7 +307,7 @@ export class Raft {
       voteType = MessageType.Vote;
       term = this.term;
     }
-    if (this.poll(this.id, voteType, true) === "won") {
+    if (this.poll(this.id, true) === "won") {
       // Single-voter group: won outright.
       if (kind === "pre-election") this.campaign("election");
       else this.becomeLeader();
@@ -328,7 +328,8 @@ export class Raft {
     }
   }
 
-  private poll(id: NodeId, _voteType: MessageType, granted: boolean): "pending" | "won" | "lost" {
+  /** Records a vote (or pre-vote) and returns the election's outcome so far. */
+  private poll(id: NodeId, granted: boolean): "pending" | "won" | "lost" {
     this.tracker.recordVote(id, granted);
     return this.tracker.tallyVotes().result;
   }
@@ -494,7 +495,8 @@ export class Raft {
     if (!pr.maybeUpdate(m.index)) return;
     if (pr.state === ProgressState.Probe) {
       pr.becomeReplicate();
-    } else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshot) {
+    } else if (pr.state === ProgressState.Snapshot && (pr.match >= pr.pendingSnapshot || pr.match + 1 >= this.raftLog.firstIndex())) {
+      // The snapshot landed, or the follower can continue from the log anyway.
       pr.becomeProbe();
       pr.becomeReplicate();
     } else if (pr.state === ProgressState.Replicate) {
@@ -547,7 +549,7 @@ export class Raft {
         this.handleSnapshot(m);
         return;
       case myVoteResp: {
-        const result = this.poll(m.from, m.type, !m.reject);
+        const result = this.poll(m.from, !m.reject);
         if (result === "won") {
           if (this.role === RaftRole.PreCandidate) {
             this.campaign("election");

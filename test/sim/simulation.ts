@@ -49,6 +49,7 @@ export interface SimResult {
   opsInvoked: number;
   crashes: number;
   membershipChanges: number;
+  transfers: number;
   lostWrites: number;
   linearizabilityInconclusive: boolean;
   maxCommitIndex: number;
@@ -92,6 +93,7 @@ export class Simulation {
   private lastConfIndex = 1;
   private membershipEffects: ConfChange[] = [];
   private membershipChanges = 0;
+  private transfers = 0;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private now = 0;
@@ -234,6 +236,9 @@ export class Simulation {
 
   private apply(member: SimMember, entry: Entry): void {
     this.checker.observeApply(member.id, entry, this.ticks);
+    if (entry.index !== member.appliedIndex + 1) {
+      this.violation(`apply-order: member ${member.id} applied ${entry.index} after ${member.appliedIndex}`);
+    }
     member.appliedIndex = entry.index;
     if (entry.type === EntryType.ConfChange) {
       const cc = decodeConfChange(entry.data);
@@ -426,6 +431,22 @@ export class Simulation {
     this.guard(leader, "ready", () => this.handleReady(leader));
   }
 
+  /** Asks the leader to hand leadership to a random voter (a `move-leader`). */
+  private maybeTransferLeadership(): void {
+    if (!this.random.chance(this.profile.transferRate)) return;
+    const leader = [...this.members.values()].find((m) => m.alive && m.node.raft.role === RaftRole.Leader);
+    if (!leader) return;
+    const voters = leader.node.status().confState.voters.filter((id) => id !== leader.id);
+    if (voters.length === 0) return;
+    const target = voters[this.random.intn(voters.length)]!;
+    this.trace(`transfer leadership ${leader.id} -> ${target}`);
+    this.transfers++;
+    this.guard(leader, "transferLeader", () => {
+      leader.node.transferLeader(target);
+      this.handleReady(leader);
+    });
+  }
+
   /** Carries out committed membership changes: new members start empty, removed ones stop. */
   private applyMembershipEffects(): void {
     const effects = this.membershipEffects;
@@ -504,6 +525,7 @@ export class Simulation {
       if (this.faultsEnabled) {
         this.injectFaults();
         this.maybeChangeMembership();
+        this.maybeTransferLeadership();
       }
       this.applyMembershipEffects();
       this.restartDue();
@@ -541,6 +563,7 @@ export class Simulation {
       opsCompleted: this.history.filter((o) => o.return !== Infinity).length,
       crashes: this.crashes,
       membershipChanges: this.membershipChanges,
+      transfers: this.transfers,
       lostWrites: [...this.members.values()].reduce((sum, m) => sum + m.disk.lostWrites, 0),
       linearizabilityInconclusive: lin.inconclusive,
       maxCommitIndex: maxCommit,
