@@ -41,6 +41,21 @@ export interface ClientOptions {
   readonly tls?: TlsOptions;
   readonly username?: string;
   readonly password?: string;
+  /**
+   * Called after every failed unary attempt, before any retry (etcd's clientv3 logs these as
+   * "retrying of unary invoker failed"; cairnctl prints the same line).
+   */
+  readonly onAttemptFailed?: (failure: AttemptFailure) => void;
+}
+
+/** One failed attempt of a unary call. */
+export interface AttemptFailure {
+  /** The first endpoint's host part, as clientv3's connection target ends with. */
+  readonly target: string;
+  readonly attempt: number;
+  readonly code: GrpcCode;
+  /** The status message as the server or the transport gave it. */
+  readonly details: string;
 }
 
 /** Per-call options. */
@@ -226,6 +241,27 @@ export class EtcdClient {
   }
 
   /**
+   * Chooses where the next call goes: the current endpoint when connected, else any connected one,
+   * else waits until some endpoint connects. Returns undefined when none connected before the deadline.
+   */
+  private async pickConnection(deadline: Date | undefined): Promise<number | undefined> {
+    if (this.connections[this.current]!.isReady()) return this.current;
+    const ready = this.connections.findIndex((c) => c.isReady());
+    if (ready !== -1) {
+      this.current = ready;
+      return ready;
+    }
+    const index = await this.firstReady(deadline ?? new Date(Date.now() + 24 * 3600 * 1000));
+    if (index !== undefined) this.current = index;
+    return index;
+  }
+
+  private reportFailure(attempt: number, code: GrpcCode, details: string): void {
+    const first = this.connections[0]!.endpoint.target;
+    this.options.onAttemptFailed?.({ target: first, attempt, code, details });
+  }
+
+  /**
    * Sends one unary call. Unavailability moves on to the next endpoint, and the call is repeated
    * there when it is idempotent or certainly never left this process; an expired auth token is
    * renewed once. Errors are EtcdErrors mapped through the shared table.
@@ -236,7 +272,15 @@ export class EtcdClient {
     const pinned = options.endpointIndex;
     let attemptsLeft = pinned === undefined ? this.connections.length : 1;
     let tokenRefreshed = false;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
+      if (pinned === undefined) {
+        const picked = await this.pickConnection(deadline);
+        if (picked === undefined) {
+          // Like grpc-go's balancer: no endpoint connected before the deadline.
+          this.reportFailure(attempt, GrpcCode.DEADLINE_EXCEEDED, "latest balancer error: all SubConns are in TransientFailure");
+          throw deadlineExceeded();
+        }
+      }
       const index = pinned ?? this.current;
       const connection = this.connections[index];
       if (connection === undefined) throw new Error(`no endpoint at index ${index}`);
@@ -244,6 +288,12 @@ export class EtcdClient {
       try {
         return await this.rawUnary(connection, method, request, deadline);
       } catch (raw) {
+        const status = fromServiceError(raw);
+        this.reportFailure(
+          attempt,
+          status.code,
+          status.code === GrpcCode.DEADLINE_EXCEEDED && status.errorName === undefined ? "context deadline exceeded" : status.message,
+        );
         const error = mapCallError(raw);
         if (error.is("invalidAuthToken") && !tokenRefreshed && this.options.username !== undefined) {
           tokenRefreshed = true;

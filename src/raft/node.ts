@@ -6,7 +6,10 @@
  * - `tick()` once per logical tick (e.g. every 100 ms). Elections fire after electionTicks to
  *   2×electionTicks ticks without a leader; a leader heartbeats every heartbeatTicks ticks.
  * - `step(message)` for every message received from a peer (any order, duplicates and losses are
- *   tolerated). Local message kinds are ignored; so are responses from non-members.
+ *   tolerated). Local message kinds are ignored; so are responses from non-members. It never throws
+ *   ProposalDroppedError: a forwarded proposal that cannot be accepted is dropped silently.
+ *   Raft does not deduplicate proposals: a proposal duplicated in transit is appended twice, so
+ *   the state machine must apply each request at most once (e.g. by request id).
  * - `propose(data)`, `proposeConfChange(cc)`: throw `ProposalDroppedError` when there is no known
  *   leader, a leadership transfer is in progress, or the uncommitted-bytes limit is reached. On a
  *   follower the proposal is forwarded to the leader (it may still be lost: a proposal is only
@@ -35,8 +38,9 @@
  * // 4. node.advance(rd);
  * ```
  *
- * A single-member group works the same way: `campaign()` (or electionTicks ticks) makes it leader
- * at once; a proposal is then appended and committed in the same step, so one Ready carries it in
+ * A single-member group works the same way: once the first Ready is handled (which applies the
+ * bootstrap conf change entries; campaigning waits for them), `campaign()` or electionTicks to
+ * 2×electionTicks ticks make it leader at once, with no messages; a proposal is then appended and committed in the same step, so one Ready carries it in
  * both `entries` and `committedEntries`. Step 1 before step 3 is what makes that safe: an entry is
  * applied only after it is on disk.
  *
@@ -57,7 +61,7 @@
  * which must be re-applied with applyConfChange.
  */
 import { encodeConfChange } from "./confchange.js";
-import { assert } from "./errors.js";
+import { ProposalDroppedError, assert } from "./errors.js";
 import type { ProgressState } from "./progress.js";
 import { Raft, type RaftConfig, type ReadState, type SoftState } from "./raft.js";
 import {
@@ -76,7 +80,7 @@ import {
 } from "./types.js";
 import { hardStateEqual, isEmptyHardState, isLocalMessage, isResponseMessage, makeMessage } from "./util.js";
 
-export { ProposalDroppedError } from "./errors.js";
+export { ProposalDroppedError };
 export type { RaftConfig, RaftLimits, ReadState, SoftState } from "./raft.js";
 
 /** Configuration of a RawNode: see RaftConfig. */
@@ -194,11 +198,18 @@ export class RawNode {
     return this.raft.applyConfChange(cc);
   }
 
-  /** Feeds a message received from a peer. */
+  /**
+   * Feeds a message received from a peer. Never throws ProposalDroppedError: a proposal forwarded
+   * by a peer that cannot be accepted here is dropped silently (its proposer times out).
+   */
   step(message: Message): void {
     if (isLocalMessage(message.type)) return;
     if (isResponseMessage(message.type) && !this.raft.tracker.progress.has(message.from)) return;
-    this.raft.step(message);
+    try {
+      this.raft.step(message);
+    } catch (error) {
+      if (!(error instanceof ProposalDroppedError)) throw error;
+    }
   }
 
   /** Requests a linearizable read point tagged `ctx`; the answer arrives as a Ready's readStates. */

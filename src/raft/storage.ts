@@ -122,7 +122,9 @@ export class MemoryStorage implements LogStorage {
     const kept = first > entries[0]!.index ? entries.slice(first - entries[0]!.index) : entries;
     const offset = kept[0]!.index - this.ents[0]!.index;
     assert(offset <= this.ents.length, `missing log entry [last: ${this.lastIndex()}, append at: ${kept[0]!.index}]`);
-    this.ents = [...this.ents.slice(0, offset), ...kept];
+    // Truncate any conflicting suffix in place, then append.
+    this.ents.length = offset;
+    for (const entry of kept) this.ents.push(entry);
   }
 }
 
