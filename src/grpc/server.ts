@@ -11,9 +11,8 @@ import { LocalClient } from "../server/v3lock/local-client.js";
 import { LockService } from "../server/v3lock/lock.js";
 import { electionHandlers } from "./election.js";
 import { lockHandlers } from "./lock.js";
-import { realClock } from "../platform/clock.js";
 import { leaseHandlers } from "./lease.js";
-import { DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS, watchHandlers } from "./watch.js";
+import { defaultWatchOptions, watchHandlers } from "./watch.js";
 import { GRPC_OVERHEAD_BYTES, type EtcdServer } from "../server/server.js";
 import { clusterHandlers } from "./cluster.js";
 import { kvHandlers } from "./kv.js";
@@ -87,10 +86,7 @@ export function createGrpcEndpoint(server: EtcdServer, limits: GrpcLimits): Grpc
   grpcServer.addService(...withSizeLimit(maintenanceService, maintenanceHandlers(server), receiveLimit));
   if (server.leases !== undefined) grpcServer.addService(...withSizeLimit(leaseService, leaseHandlers(server.leases), receiveLimit));
   if (server.watchable !== undefined) {
-    // CAIRN_WATCH_PROGRESS_NOTIFY_INTERVAL_MS shortens etcd's 10-minute progress interval (for tests).
-    const progressNotifyIntervalMs = Number(process.env["CAIRN_WATCH_PROGRESS_NOTIFY_INTERVAL_MS"] ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS);
-    const options = { maxRequestBytes: limits.maxRequestBytes, progressNotifyIntervalMs, clock: realClock, random: Math.random };
-    grpcServer.addService(watchService, watchHandlers(server, server.watchable, options));
+    grpcServer.addService(watchService, watchHandlers(server, server.watchable, defaultWatchOptions(limits.maxRequestBytes)));
     const local = new LocalClient(server, server.watchable);
     grpcServer.addService(...withSizeLimit(lockService, lockHandlers(new LockService(local)), receiveLimit));
     grpcServer.addService(...withSizeLimit(electionService, electionHandlers(new ElectionService(local)), receiveLimit));

@@ -10,7 +10,6 @@
  * also stops reading requests, which bounds the control responses too.
  */
 import { create, toBinary } from "@bufbuild/protobuf";
-import type * as grpc from "@grpc/grpc-js";
 import {
   ResponseHeaderSchema,
   WatchCreateRequest_FilterType,
@@ -21,6 +20,7 @@ import {
 } from "../api/gen/etcdserverpb/rpc_pb.js";
 import { EventSchema, Event_EventType, KeyValueSchema, type Event, type KeyValue } from "../api/gen/mvccpb/kv_pb.js";
 import type { WatchHandlers } from "../api/grpc.js";
+import { realClock } from "../platform/clock.js";
 import type { EtcdServer } from "../server/server.js";
 import type { KeyValue as StoredKeyValue } from "../storage/schema.js";
 import { EventType, WatchError, type WatchableStore, type WatchResponse as StoreWatchResponse, type WatchStream } from "../storage/watch/index.js";
@@ -29,6 +29,15 @@ import { EventType, WatchError, type WatchableStore, type WatchResponse as Store
 export const INVALID_WATCH_ID = -1n;
 /** etcd's default progress report interval (v3rpc progressReportInterval), in ms. */
 export const DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS = 10 * 60 * 1000;
+
+/**
+ * The options the server runs watch streams with. CAIRN_WATCH_PROGRESS_NOTIFY_INTERVAL_MS shortens
+ * etcd's 10-minute progress interval (for tests, as etcd's own tests shorten it).
+ */
+export function defaultWatchOptions(maxRequestBytes: number): WatchServiceOptions {
+  const progressNotifyIntervalMs = Number(process.env["CAIRN_WATCH_PROGRESS_NOTIFY_INTERVAL_MS"] ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS);
+  return { maxRequestBytes, progressNotifyIntervalMs, clock: realClock, random: Math.random };
+}
 
 export interface WatchServiceOptions {
   /** --max-request-bytes: fragmented responses are split below this size. */
@@ -40,8 +49,26 @@ export interface WatchServiceOptions {
   random: () => number;
 }
 
+/**
+ * What the watch stream needs of its transport: a grpc-js ServerDuplexStream, or the HTTP
+ * gateway's JSON stream. `write` returns false when the transport wants no more for now ("drain"
+ * follows).
+ */
+export interface WatchCall {
+  write(response: WatchResponse): boolean;
+  pause(): void;
+  resume(): void;
+  on(event: "data", listener: (request: WatchRequest) => void): unknown;
+  on(event: "drain" | "cancelled" | "close" | "error", listener: () => void): unknown;
+}
+
 export function watchHandlers(server: EtcdServer, watchable: WatchableStore, options: WatchServiceOptions): WatchHandlers {
-  return { watch: (call) => void new ServerWatchStream(server, watchable, options, call) };
+  return { watch: (call) => serveWatch(server, watchable, options, call) };
+}
+
+/** Serves one watch stream over `call` until it closes. */
+export function serveWatch(server: EtcdServer, watchable: WatchableStore, options: WatchServiceOptions, call: WatchCall): void {
+  void new ServerWatchStream(server, watchable, options, call);
 }
 
 class ServerWatchStream {
@@ -59,7 +86,7 @@ class ServerWatchStream {
     private readonly server: EtcdServer,
     private readonly watchable: WatchableStore,
     private readonly options: WatchServiceOptions,
-    private readonly call: grpc.ServerDuplexStream<WatchRequest, WatchResponse>,
+    private readonly call: WatchCall,
   ) {
     this.stream = watchable.newWatchStream();
     this.stream.onReady = () => this.pump();

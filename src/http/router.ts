@@ -15,6 +15,8 @@ export interface HttpBackend {
   metricsText(): string;
   /** The JSON gateway: body in, JSON out; undefined when the path is not a gateway method. */
   gateway?: (path: string, body: Buffer) => Promise<GatewayReply> | undefined;
+  /** Streaming gateway methods (watch, lease keep-alive); false when `path` is not one. */
+  streamingGateway?: (path: string, req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
 export interface GatewayReply {
@@ -76,6 +78,7 @@ async function handle(backend: HttpBackend, limits: HttpLimits, scope: HttpScope
       return;
     }
     if (req.method !== "POST") return methodNotAllowed(res, false);
+    if (backend.streamingGateway?.(gatewayPath, req, res) === true) return;
     const { body, size } = await readBody(req, limits.maxBodyBytes);
     if (body === undefined) {
       // etcd's gateway forwards to gRPC, whose receive limit answers RESOURCE_EXHAUSTED (HTTP 429).

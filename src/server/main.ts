@@ -8,6 +8,8 @@ import type net from "node:net";
 import { join } from "node:path";
 import { createGrpcEndpoint } from "../grpc/server.js";
 import { createGateway } from "../http/gateway.js";
+import { createWatchLeaseGateway } from "../http/gateway-watch-lease.js";
+import { defaultWatchOptions } from "../grpc/watch.js";
 import { createHttpServer, type HttpBackend } from "../http/router.js";
 import { realClock } from "../platform/clock.js";
 import { listenMultiplexed } from "../platform/listener.js";
@@ -102,11 +104,13 @@ async function main(): Promise<void> {
     keepaliveTimeoutMs: config.grpcKeepaliveTimeoutMs,
     keepaliveMinTimeMs: config.grpcKeepaliveMinTimeMs,
   });
+  const watchLeaseGateway = createWatchLeaseGateway(server, defaultWatchOptions(config.maxRequestBytes));
   const backend: HttpBackend = {
     health: (excluded) => server.health(excluded),
     versions: () => ({ server: SERVER_VERSION, cluster: CLUSTER_VERSION }),
     metricsText: () => server.metrics.registry.render(),
-    gateway: config.enableGrpcGateway ? createGateway(server) : undefined,
+    gateway: config.enableGrpcGateway ? withFallback(watchLeaseGateway.unary, createGateway(server)) : undefined,
+    streamingGateway: config.enableGrpcGateway ? watchLeaseGateway.stream : undefined,
   };
   const limits = { maxBodyBytes: config.maxRequestBytes + 512 * 1024 };
   const clientHttp = createHttpServer(backend, limits, "client");
@@ -152,6 +156,11 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+/** Tries `first`, then `second` for paths `first` does not serve. */
+function withFallback<A extends unknown[], R>(first: (...args: A) => R | undefined, second: (...args: A) => R | undefined): (...args: A) => R | undefined {
+  return (...args) => first(...args) ?? second(...args);
 }
 
 main().catch((err: unknown) => {
