@@ -147,14 +147,16 @@ function streamJson<S extends DescMessage>(
   const call = new JsonStreamCall<MessageShape<S>>(res, output ? WatchResponseSchema : LeaseKeepAliveResponseSchema, req);
   const splitter = new JsonObjectSplitter();
   let started = false;
+  let failed = false;
   const start = () => {
-    if (started) return;
+    if (started || failed || res.headersSent) return;
     started = true;
     res.writeHead(200, { "Content-Type": "application/json", "Grpc-Metadata-Content-Type": "application/grpc" });
     res.on("drain", () => call.emit("drain"));
     serve(call as JsonStreamCall<MessageShape<S>> & WatchCall);
   };
   req.on("data", (chunk: Buffer) => {
+    if (failed) return;
     let objects: string[];
     try {
       objects = splitter.push(chunk.toString("utf8"));
@@ -165,7 +167,8 @@ function streamJson<S extends DescMessage>(
       } else {
         call.fail(err);
       }
-      req.destroy();
+      failed = true;
+      req.resume(); // drain the rest; the answer is final
       return;
     }
     for (const text of objects) {
@@ -179,7 +182,8 @@ function streamJson<S extends DescMessage>(
         } else {
           call.fail(err);
         }
-        req.destroy();
+        failed = true;
+        req.resume();
         return;
       }
       start();
@@ -187,6 +191,7 @@ function streamJson<S extends DescMessage>(
     }
   });
   req.on("end", () => {
+    if (failed) return;
     start();
     call.emit("end");
   });
