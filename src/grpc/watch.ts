@@ -21,7 +21,7 @@ import {
 import { EventSchema, Event_EventType, KeyValueSchema, type Event, type KeyValue } from "../api/gen/mvccpb/kv_pb.js";
 import type { WatchHandlers } from "../api/grpc.js";
 import { realClock } from "../platform/clock.js";
-import type { EtcdServer } from "../server/server.js";
+import { GRPC_OVERHEAD_BYTES, type EtcdServer } from "../server/server.js";
 import type { KeyValue as StoredKeyValue } from "../storage/schema.js";
 import { EventType, WatchError, type WatchableStore, type WatchResponse as StoreWatchResponse, type WatchStream } from "../storage/watch/index.js";
 
@@ -36,11 +36,12 @@ export const DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS = 10 * 60 * 1000;
  */
 export function defaultWatchOptions(maxRequestBytes: number): WatchServiceOptions {
   const progressNotifyIntervalMs = Number(process.env["CAIRN_WATCH_PROGRESS_NOTIFY_INTERVAL_MS"] ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS);
-  return { maxRequestBytes, progressNotifyIntervalMs, clock: realClock, random: Math.random };
+  // etcd fragments at max-request-bytes plus the gRPC overhead allowance, not at the bare limit.
+  return { maxRequestBytes: maxRequestBytes + GRPC_OVERHEAD_BYTES, progressNotifyIntervalMs, clock: realClock, random: Math.random };
 }
 
 export interface WatchServiceOptions {
-  /** --max-request-bytes: fragmented responses are split below this size. */
+  /** Fragmented responses are split below this size (etcd: --max-request-bytes + 512 KiB). */
   maxRequestBytes: number;
   /** Interval of progress notifications for watchers created with progress_notify (plus up to 10% jitter). */
   progressNotifyIntervalMs: number;
