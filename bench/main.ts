@@ -227,6 +227,14 @@ function buildRows(options: BenchOptions, reports: readonly TargetReport[]): Tab
     );
     const unit = workload.kind === "watch" ? "events/s" : "ops/s";
     rows.push({ workload: workload.name, metric: "throughput", unit, better: "higher", values: byLabel((r) => resultOf(r)?.throughputPerSecond), notes });
+    // Not a comparison: the CPU other processes took meanwhile, i.e. how noisy the machine was.
+    rows.push({
+      workload: workload.name,
+      metric: "other processes' CPU",
+      unit: "cores",
+      better: "none",
+      values: byLabel((r) => resultOf(r)?.otherProcessesCores),
+    });
     const latencies: [string, (w: WorkloadResult) => number][] = [
       ["avg", (w) => w.latency.avgMs],
       ["p50", (w) => w.latency.p50Ms],
