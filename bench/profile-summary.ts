@@ -36,7 +36,16 @@ const LAYERS: readonly [string, RegExp][] = [
   ["(program) / native", /^\(program\)$|^$/],
 ];
 
-function layerOf(frame: ProfileNode["callFrame"]): string {
+/** Native frames (no URL) that are synchronous system calls made on the event loop thread. */
+const FDATASYNC = /^f(data)?sync$/;
+const SYNC_FILE_IO = /^(writeBuffer|writeBuffers|writeString|read|open|close|stat|lstat|fstat|readFileUtf8|ftruncate)$/;
+
+function layerOf(frame: ProfileNode["callFrame"], callerLayer: () => string): string {
+  if (frame.url === "") {
+    if (FDATASYNC.test(frame.functionName)) return "fdatasync (blocking the event loop)";
+    if (SYNC_FILE_IO.test(frame.functionName)) return "other synchronous file I/O";
+    if (!/^\(/.test(frame.functionName)) return callerLayer();
+  }
   const subject = frame.url === "" ? frame.functionName : frame.url;
   for (const [name, pattern] of LAYERS) if (pattern.test(subject)) return name;
   return "other JS";
@@ -64,7 +73,14 @@ function main(): void {
     totalUs += delta;
     const node = byId.get(id);
     if (node === undefined) return;
-    const layer = layerOf(node.callFrame);
+    const callerLayer = (): string => {
+      for (let cursor = parent.get(id); cursor !== undefined; cursor = parent.get(cursor)) {
+        const frame = byId.get(cursor)?.callFrame;
+        if (frame !== undefined && frame.url !== "") return layerOf(frame, () => "other JS");
+      }
+      return "(program) / native";
+    };
+    const layer = layerOf(node.callFrame, callerLayer);
     selfByLayer.set(layer, (selfByLayer.get(layer) ?? 0) + delta);
     const key = frameKey(node.callFrame);
     selfByFrame.set(key, (selfByFrame.get(key) ?? 0) + delta);
