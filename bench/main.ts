@@ -216,7 +216,11 @@ function buildRows(options: BenchOptions, reports: readonly TargetReport[]): Tab
     const notes = Object.fromEntries(
       reports.map((r) => {
         const result = resultOf(r);
-        if (result === undefined) return [r.label, r.failures.some((f) => f.name === workload.name) ? "failed" : undefined];
+        if (result === undefined) {
+          const failure = r.failures.find((f) => f.name === workload.name);
+          if (failure === undefined) return [r.label, undefined];
+          return [r.label, failure.error.includes("UNIMPLEMENTED") ? "not implemented" : "failed"];
+        }
         const parts = [
           result.errors > 0 ? `${result.errors} err` : "",
           result.truncated ? "time limit" : "",
