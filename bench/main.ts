@@ -290,7 +290,7 @@ function buildRows(options: BenchOptions, reports: readonly TargetReport[]): Tab
     const notes = Object.fromEntries(
       reports.map((r) => {
         const s = scaleOf(r);
-        return [r.label, s !== undefined && s.keysLoaded < keys ? `only ${shortCount(s.keysLoaded)}` : undefined];
+        return [r.label, s !== undefined && s.keysLoaded < keys ? `only ${Math.floor(s.keysLoaded / 1000)}k` : undefined];
       }),
     );
     const name = `${shortCount(keys)} keys`;
@@ -328,7 +328,7 @@ async function main(): Promise<void> {
   const startedAtMs = performance.now();
   const fsync: FsyncProbe = probeFsync(options.dataRoot, options.fsyncWrites, FSYNC_PROBE_MAX_MS);
   print(
-    `disk: fdatasync of ${fsync.writeBytes}-byte writes in ${fsync.directory}: p50 ${formatNumber(fsync.latency.p50Ms)} ms, ` +
+    `disk: fdatasync of ${fsync.writeBytes}-byte writes in ${fsync.directory}: avg ${formatNumber(fsync.latency.avgMs)} ms, p50 ${formatNumber(fsync.latency.p50Ms)} ms, ` +
       `p99 ${formatNumber(fsync.latency.p99Ms)} ms (${fsync.latency.count} writes) => at most ~${formatNumber(fsync.syncsPerSecondAtP50)} durable puts/s for one client`,
   );
   for (const [label, reason] of Object.entries(options.unavailable)) print(`${label}: skipped: ${reason}`);

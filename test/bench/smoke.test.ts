@@ -109,7 +109,8 @@ test("npm run bench runs on a tiny load against etcd and reports every workload"
     for (const row of result.table) {
       assert.equal(typeof row.values["etcd"], "number", `${row.workload} ${row.metric}: no etcd value`);
       if (row.metric === "other processes' CPU") assert.equal(row.ratio, undefined, "noise rows have no ratio");
-      else assert.equal(typeof row.ratio, "number", `${row.workload} ${row.metric}: no ratio`);
+      // /proc counts CPU in 10 ms ticks, so a tiny workload may read 0 and have no ratio.
+      else if (row.metric !== "server CPU per op") assert.equal(typeof row.ratio, "number", `${row.workload} ${row.metric}: no ratio`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
