@@ -100,7 +100,8 @@ function progress(label: string, result: WorkloadResult): void {
     `  ${label.padEnd(6)} ${result.name.padEnd(22)} ${String(result.operations).padStart(7)} ops in ${(result.elapsedMs / 1000).toFixed(1)} s: ` +
       `${formatNumber(result.throughputPerSecond)}/s, avg ${formatNumber(l.avgMs)} p50 ${formatNumber(l.p50Ms)} p99 ${formatNumber(l.p99Ms)} ms; ` +
       `generator ${result.generator.cores.toFixed(2)} cores (max loop ${(result.generator.maxEventLoopUtilization * 100).toFixed(0)}%), ` +
-      `server ${result.server.cores.toFixed(2)} cores, others ${result.otherProcessesCores.toFixed(2)} cores${notes.length > 0 ? `; ${notes.join("; ")}` : ""}`,
+      `server ${result.server.cores.toFixed(2)} cores (${formatNumber((result.server.cpuMs * 1000) / Math.max(result.operations, 1))} us/op, ` +
+      `${Math.round((100 * result.server.systemMs) / Math.max(result.server.cpuMs, 1))}% kernel), others ${result.otherProcessesCores.toFixed(2)} cores${notes.length > 0 ? `; ${notes.join("; ")}` : ""}`,
   );
 }
 

@@ -43,7 +43,8 @@ export interface WorkloadResult {
     readonly maxEventLoopUtilization: number;
     readonly saturated: boolean;
   };
-  readonly server: { readonly cpuMs: number; readonly cores: number };
+  /** The server's CPU during the run; user and system split as /proc reports them. */
+  readonly server: { readonly cpuMs: number; readonly userMs: number; readonly systemMs: number; readonly cores: number };
   /**
    * CPU the rest of the machine used meanwhile (other processes, the idle other server), in cores:
    * on a shared machine, the noise under this row.
@@ -116,14 +117,17 @@ export async function runWorkload(member: Member, workload: Workload, limits: Ru
   try {
     if (failed !== undefined) throw failed.reason;
     const cpuBefore = process.cpuUsage();
-    const serverCpuBefore = member.cpuMs();
+    const serverCpuBefore = member.cpu();
     const machineBefore = machineBusyMs();
     const startedAt = performance.now();
     for (const { worker } of workers) worker.postMessage("go");
     const results = await Promise.all(workers.map((w) => w.done));
     const elapsedMs = performance.now() - startedAt;
     const cpu = process.cpuUsage(cpuBefore);
-    const serverCpuMs = member.cpuMs() - serverCpuBefore;
+    const serverCpuAfter = member.cpu();
+    const serverUserMs = serverCpuAfter.userMs - serverCpuBefore.userMs;
+    const serverSystemMs = serverCpuAfter.systemMs - serverCpuBefore.systemMs;
+    const serverCpuMs = serverUserMs + serverSystemMs;
     const machineMs = machineBusyMs() - machineBefore;
     const generatorCpuMs = (cpu.user + cpu.system) / 1000;
     const samples = concatSamples(results.map((r) => r.samples));
@@ -148,7 +152,7 @@ export async function runWorkload(member: Member, workload: Workload, limits: Ru
         // generator set the pace only if its threads also got (nearly) a core each.
         saturated: maxEventLoopUtilization > GENERATOR_SATURATED_UTILIZATION && generatorCpuMs / elapsedMs / count > GENERATOR_SATURATED_CORES_PER_WORKER,
       },
-      server: { cpuMs: serverCpuMs, cores: serverCpuMs / elapsedMs },
+      server: { cpuMs: serverCpuMs, userMs: serverUserMs, systemMs: serverSystemMs, cores: serverCpuMs / elapsedMs },
       otherProcessesCores: Math.max(0, machineMs - generatorCpuMs - serverCpuMs) / elapsedMs,
     };
   } finally {
