@@ -83,10 +83,10 @@ const kvSteps: Step[] = [
   { ctl: ["defrag"] },
   { ctl: ["get", "t", "--prefix", "-w", "json"] },
   { ctl: ["get", "t", "--prefix", "--limit", "1", "-w", "fields"] },
-  { ctl: ["get", "t", "--prefix", "-w", "table"] },
-  { ctl: ["member", "list", "-w", "table"] },
+  { ctl: ["get", "t", "--prefix", "-w", "table"], table: true },
+  { ctl: ["member", "list", "-w", "table"], table: true },
   { ctl: ["endpoint", "hashkv"] },
-  { ctl: ["endpoint", "hashkv", "-w", "table"] },
+  { ctl: ["endpoint", "hashkv", "-w", "table"], table: true },
   { ctl: ["endpoint", "health", "-w", "table"], table: true },
   { ctl: ["put", "leased", "v", "--lease", "1234abcd"] },
   { ctl: ["del", "t", "--prefix", "-w", "json"] },
@@ -156,6 +156,7 @@ async function runStep(member: Member, id: Identity, step: Step): Promise<string
     const r = await etcdctl(member.endpoint, step.ctl, step.input);
     let stdout = normalize(r.stdout, id);
     if (step.status === true) stdout = normalizeStatusSimple(stdout);
+    // Column widths follow the widest cell, and IDs have no fixed width: compare cells, not padding.
     if (step.table === true) stdout = stdout.replace(/[0-9.]+(ms|µs|s)\b/g, "<T>").replace(/-+/g, "-").replace(/ +/g, " ");
     return `exit=${r.code}\n${stdout}${errorLines(normalize(r.stderr, id))}`;
   }
