@@ -7,7 +7,7 @@
  * is then built under a temporary name beside the target and renamed into place, so a failed
  * restore leaves nothing behind.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { BboltReader, decodeBucketValue, type BucketEntry } from "../storage/bbolt/reader.js";
 import { openSnapshotDatabase, verifySnapshotHash } from "../storage/bbolt/snapshot-file.js";
@@ -167,16 +167,32 @@ export async function executeRestore(plan: RestorePlan, target: RestoreTarget): 
   const suffix = `.restoring-${process.pid}`;
   const tempData = join(dirname(resolve(dataDir)), `${basename(dataDir)}${suffix}`);
   const tempWal = dedicatedWalDir ? join(dirname(resolve(walDir)), `${basename(walDir)}${suffix}`) : join(tempData, "member", "wal");
+  let walPlaced = false;
   try {
     mkdirSync(tempData, { recursive: true, mode: 0o700 });
     mkdirSync(tempWal, { recursive: true, mode: 0o700 });
     await target.write(plan, tempData, tempWal);
-    if (dedicatedWalDir) renameSync(tempWal, walDir);
+    if (dedicatedWalDir) {
+      renameSync(tempWal, walDir);
+      walPlaced = true;
+      syncDirectory(dirname(resolve(walDir)));
+    }
     renameSync(tempData, dataDir);
+    syncDirectory(dirname(resolve(dataDir)));
   } catch (error) {
     rmSync(tempData, { recursive: true, force: true });
-    if (dedicatedWalDir) rmSync(tempWal, { recursive: true, force: true });
+    if (dedicatedWalDir) rmSync(walPlaced ? walDir : tempWal, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/** Makes a rename inside `dir` durable. */
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
