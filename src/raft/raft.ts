@@ -307,7 +307,7 @@ export class Raft {
       voteType = MessageType.Vote;
       term = this.term;
     }
-    if (this.poll(this.id, voteType, true) === "won") {
+    if (this.poll(this.id, true) === "won") {
       // Single-voter group: won outright.
       if (kind === "pre-election") this.campaign("election");
       else this.becomeLeader();
@@ -328,7 +328,8 @@ export class Raft {
     }
   }
 
-  private poll(id: NodeId, _voteType: MessageType, granted: boolean): "pending" | "won" | "lost" {
+  /** Records a vote (or pre-vote) and returns the election's outcome so far. */
+  private poll(id: NodeId, granted: boolean): "pending" | "won" | "lost" {
     this.tracker.recordVote(id, granted);
     return this.tracker.tallyVotes().result;
   }
@@ -357,9 +358,11 @@ export class Raft {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if ((this.checkQuorum || this.preVote) && (m.type === MessageType.Heartbeat || m.type === MessageType.App)) {
-        // A stale leader (e.g. after a partition) learns the new term from this response and
-        // steps down; without it, check-quorum or pre-vote could leave it stranded forever.
+      if (m.type === MessageType.Heartbeat || m.type === MessageType.App) {
+        // As in the Raft paper, answer a stale leader with our term so it steps down. Without
+        // this, a member whose term ran ahead (it campaigned alone) stays stranded when its votes
+        // cannot change anyone's term: check-quorum leases ignore them, or its stale
+        // configuration names only members that have since been removed.
         this.send(makeMessage({ type: MessageType.AppResp, to: m.from }));
       } else if (m.type === MessageType.PreVote) {
         this.send(makeMessage({ type: MessageType.PreVoteResp, to: m.from, term: this.term, reject: true }));
@@ -494,7 +497,8 @@ export class Raft {
     if (!pr.maybeUpdate(m.index)) return;
     if (pr.state === ProgressState.Probe) {
       pr.becomeReplicate();
-    } else if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshot) {
+    } else if (pr.state === ProgressState.Snapshot && (pr.match >= pr.pendingSnapshot || pr.match + 1 >= this.raftLog.firstIndex())) {
+      // The snapshot landed, or the follower can continue from the log anyway.
       pr.becomeProbe();
       pr.becomeReplicate();
     } else if (pr.state === ProgressState.Replicate) {
@@ -547,7 +551,7 @@ export class Raft {
         this.handleSnapshot(m);
         return;
       case myVoteResp: {
-        const result = this.poll(m.from, m.type, !m.reject);
+        const result = this.poll(m.from, !m.reject);
         if (result === "won") {
           if (this.role === RaftRole.PreCandidate) {
             this.campaign("election");

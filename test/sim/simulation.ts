@@ -49,6 +49,7 @@ export interface SimResult {
   opsInvoked: number;
   crashes: number;
   membershipChanges: number;
+  transfers: number;
   lostWrites: number;
   linearizabilityInconclusive: boolean;
   maxCommitIndex: number;
@@ -69,6 +70,8 @@ class SimMember {
   alive = true;
   /** Tick at which a crashed member restarts. */
   restartAt = 0;
+  /** Simulated ms until which the member is paused (neither ticks nor handles messages). */
+  pausedUntilMs = 0;
   /** Client operations proposed through this member, by op id. */
   pendingOps = new Map<number, KvOperation>();
   /** ReadIndex requests by context, then awaiting apply of `index`. */
@@ -92,6 +95,9 @@ export class Simulation {
   private lastConfIndex = 1;
   private membershipEffects: ConfChange[] = [];
   private membershipChanges = 0;
+  private transfers = 0;
+  /** Op ids of the liveness probe's markers proposed after healing. */
+  private readonly probeMarker = new Set<number>();
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private now = 0;
@@ -167,6 +173,7 @@ export class Simulation {
 
   private crash(member: SimMember): void {
     member.alive = false;
+    member.pausedUntilMs = 0;
     member.disk.crash(this.random, this.profile.maxLostWrites);
     member.restartAt = this.ticks + 10 + this.random.intn(150);
     this.crashes++;
@@ -233,7 +240,10 @@ export class Simulation {
   }
 
   private apply(member: SimMember, entry: Entry): void {
-    this.checker.observeApply(member.id, entry, this.ticks);
+    this.checker.observeApply(member.id, entry, member.node.raft.term, this.ticks);
+    if (entry.index !== member.appliedIndex + 1) {
+      this.violation(`apply-order: member ${member.id} applied ${entry.index} after ${member.appliedIndex}`);
+    }
     member.appliedIndex = entry.index;
     if (entry.type === EntryType.ConfChange) {
       const cc = decodeConfChange(entry.data);
@@ -357,6 +367,14 @@ export class Simulation {
       this.trace("heal");
     }
     if (!this.network.isCut() && this.random.chance(p.partitionRate)) this.startPartition();
+    if (this.random.chance(p.pauseRate)) {
+      const running = this.ids.filter((id) => this.members.get(id)!.alive && this.members.get(id)!.pausedUntilMs <= this.now);
+      if (running.length > 0) {
+        const member = this.members.get(running[this.random.intn(running.length)]!)!;
+        member.pausedUntilMs = this.now + TICK_MS * (5 + this.random.intn(4 * ELECTION_TICKS));
+        this.trace(`pause ${member.id} until t=${member.pausedUntilMs / TICK_MS}`);
+      }
+    }
     if (this.random.chance(p.crashRate)) {
       const alive = this.ids.filter((id) => this.members.get(id)!.alive);
       if (alive.length > 0) this.crash(this.members.get(alive[this.random.intn(alive.length)]!)!);
@@ -426,6 +444,22 @@ export class Simulation {
     this.guard(leader, "ready", () => this.handleReady(leader));
   }
 
+  /** Asks the leader to hand leadership to a random voter (a `move-leader`). */
+  private maybeTransferLeadership(): void {
+    if (!this.random.chance(this.profile.transferRate)) return;
+    const leader = [...this.members.values()].find((m) => m.alive && m.node.raft.role === RaftRole.Leader);
+    if (!leader) return;
+    const voters = leader.node.status().confState.voters.filter((id) => id !== leader.id);
+    if (voters.length === 0) return;
+    const target = voters[this.random.intn(voters.length)]!;
+    this.trace(`transfer leadership ${leader.id} -> ${target}`);
+    this.transfers++;
+    this.guard(leader, "transferLeader", () => {
+      leader.node.transferLeader(target);
+      this.handleReady(leader);
+    });
+  }
+
   /** Carries out committed membership changes: new members start empty, removed ones stop. */
   private applyMembershipEffects(): void {
     const effects = this.membershipEffects;
@@ -457,12 +491,23 @@ export class Simulation {
   private deliver(): void {
     const { delivered, dropped } = this.network.due(this.now);
     for (const m of dropped) {
+      // The sender's transport notices a cut link: it reports the peer unreachable (and a failed snapshot).
       const sender = this.members.get(m.from);
-      if (m.type === MessageType.Snap && sender?.alive) this.guard(sender, "reportSnapshot", () => sender.node.reportSnapshot(m.to, false));
+      if (!sender?.alive) continue;
+      this.guard(sender, "report", () => {
+        sender.node.reportUnreachable(m.to);
+        if (m.type === MessageType.Snap) sender.node.reportSnapshot(m.to, false);
+        this.handleReady(sender);
+      });
     }
     for (const m of delivered) {
       const target = this.members.get(m.to);
       const sender = this.members.get(m.from);
+      if (target && target.alive && target.pausedUntilMs > this.now) {
+        // The paused process reads its socket when it resumes.
+        this.network.deliverAt(m, target.pausedUntilMs);
+        continue;
+      }
       if (!target || !target.alive) {
         if (m.type === MessageType.Snap && sender?.alive) sender.node.reportSnapshot(m.to, false);
         continue;
@@ -480,7 +525,7 @@ export class Simulation {
 
   private tickAll(): void {
     for (const member of this.members.values()) {
-      if (!member.alive) continue;
+      if (!member.alive || member.pausedUntilMs > this.now) continue;
       this.guard(member, "tick", () => {
         member.node.tick();
         this.handleReady(member);
@@ -504,6 +549,7 @@ export class Simulation {
       if (this.faultsEnabled) {
         this.injectFaults();
         this.maybeChangeMembership();
+        this.maybeTransferLeadership();
       }
       this.applyMembershipEffects();
       this.restartDue();
@@ -541,6 +587,7 @@ export class Simulation {
       opsCompleted: this.history.filter((o) => o.return !== Infinity).length,
       crashes: this.crashes,
       membershipChanges: this.membershipChanges,
+      transfers: this.transfers,
       lostWrites: [...this.members.values()].reduce((sum, m) => sum + m.disk.lostWrites, 0),
       linearizabilityInconclusive: lin.inconclusive,
       maxCommitIndex: maxCommit,
@@ -564,6 +611,7 @@ export class Simulation {
     this.faultsEnabled = false;
     this.network.heal();
     this.network.config = { ...this.network.config, lossRate: 0, duplicateRate: 0 };
+    for (const member of this.members.values()) member.pausedUntilMs = Math.min(member.pausedUntilMs, this.now + 1);
     for (const member of this.members.values()) {
       if (!member.alive && member.restartAt !== Number.MAX_SAFE_INTEGER) {
         this.guard(member, "restart", () => this.start(member));
@@ -576,7 +624,6 @@ export class Simulation {
    * Liveness probe: propose a marker on the leader (re-proposing if leadership moves) and report
    * whether every running member has applied some marker.
    */
-  private probeMarker = new Set<number>();
   private runProbe(): boolean {
     const running = [...this.members.values()].filter((m) => m.alive);
     if (running.length === 0) return false;
@@ -584,9 +631,11 @@ export class Simulation {
     if (leader && this.ticks % ELECTION_TICKS === 0) {
       const opId = this.nextOpId++;
       try {
-        leader.node.propose(encodeCommand({ op: opId, kind: "put", key: "__probe", value: String(opId) }));
-        this.probeMarker.add(opId);
-        this.handleReady(leader);
+        this.guard(leader, "propose", () => {
+          leader.node.propose(encodeCommand({ op: opId, kind: "put", key: "__probe", value: String(opId) }));
+          this.probeMarker.add(opId);
+          this.handleReady(leader);
+        });
       } catch (error) {
         if (!(error instanceof ProposalDroppedError)) throw error;
       }
