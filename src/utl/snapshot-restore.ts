@@ -7,7 +7,7 @@
  * is then built under a temporary name beside the target and renamed into place, so a failed
  * restore leaves nothing behind.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { BboltReader, decodeBucketValue, type BucketEntry } from "../storage/bbolt/reader.js";
 import { openSnapshotDatabase, verifySnapshotHash } from "../storage/bbolt/snapshot-file.js";
@@ -168,6 +168,8 @@ export async function executeRestore(plan: RestorePlan, target: RestoreTarget): 
   const tempData = join(dirname(resolve(dataDir)), `${basename(dataDir)}${suffix}`);
   const tempWal = dedicatedWalDir ? join(dirname(resolve(walDir)), `${basename(walDir)}${suffix}`) : join(tempData, "member", "wal");
   let walPlaced = false;
+  removeStaleRestores(dataDir);
+  if (dedicatedWalDir) removeStaleRestores(walDir);
   try {
     mkdirSync(tempData, { recursive: true, mode: 0o700 });
     mkdirSync(tempWal, { recursive: true, mode: 0o700 });
@@ -183,6 +185,33 @@ export async function executeRestore(plan: RestorePlan, target: RestoreTarget): 
     rmSync(tempData, { recursive: true, force: true });
     if (dedicatedWalDir) rmSync(walPlaced ? walDir : tempWal, { recursive: true, force: true });
     throw error;
+  }
+}
+
+const RESTORING_SUFFIX = /^\.restoring-(\d+)$/;
+
+/**
+ * Removes what restores into `target` left behind when they were killed: `<target>.restoring-<pid>`
+ * directories whose process no longer runs.
+ */
+function removeStaleRestores(target: string): void {
+  const parent = dirname(resolve(target));
+  const name = basename(target);
+  if (!existsSync(parent)) return;
+  for (const entry of readdirSync(parent)) {
+    if (!entry.startsWith(name)) continue;
+    const match = RESTORING_SUFFIX.exec(entry.slice(name.length));
+    if (match === null || isRunning(Number(match[1]))) continue;
+    rmSync(join(parent, entry), { recursive: true, force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

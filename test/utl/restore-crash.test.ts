@@ -6,7 +6,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { LmdbBackend } from "../../src/storage/backend/lmdb.js";
 import { KEY_BUCKET } from "../../src/storage/schema.js";
@@ -57,6 +57,8 @@ test("kill -9 during restore leaves no data dir or a complete one", async () => 
       }
     }
     assert.ok(outcomes.includes("absent"), `some kill landed mid-restore: ${outcomes.join(", ")}`);
+    // Each successful restore removed the temporary directory its killed predecessor left.
+    assert.deepEqual(readdirSync(dir.path).filter((name) => name.includes(".restoring-")), []);
   } finally {
     dir.cleanup();
   }
