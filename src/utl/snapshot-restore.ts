@@ -133,15 +133,15 @@ export function planRestore(options: RestoreOptions): RestorePlan {
     dbSizeBytes,
     reader,
     *buckets() {
-      for (const bucket of reader.entries(reader.rootBucket())) {
-        const name = Buffer.from(bucket.key).toString("latin1");
-        if (name === MEMBERS_BUCKET) {
-          yield { name, entries: memberEntries(cluster) };
-        } else if (name === MEMBERS_REMOVED_BUCKET) {
-          yield { name, entries: [] };
-        } else {
-          yield { name, entries: reader.entries(decodeBucketValue(bucket.value)) };
-        }
+      // The membership buckets are written even when the snapshot lacks them.
+      const stored = new Map<string, Uint8Array>();
+      for (const bucket of reader.entries(reader.rootBucket())) stored.set(Buffer.from(bucket.key).toString("latin1"), bucket.value);
+      const names = [...new Set([...stored.keys(), MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET])];
+      names.sort((a, b) => Buffer.compare(Buffer.from(a, "latin1"), Buffer.from(b, "latin1")));
+      for (const name of names) {
+        if (name === MEMBERS_BUCKET) yield { name, entries: memberEntries(cluster) };
+        else if (name === MEMBERS_REMOVED_BUCKET) yield { name, entries: [] };
+        else yield { name, entries: reader.entries(decodeBucketValue(stored.get(name)!)) };
       }
     },
     close: () => source.close(),
