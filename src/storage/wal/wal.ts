@@ -617,7 +617,8 @@ class WalReader {
         // Deciding "torn or corrupt" looks at everything after the record.
         segmentImage.ensure(Infinity);
         const image = segmentImage.bytes;
-        const torn = isLast && (isZero(image, outcome.extentEnd, image.length) || containsZeroSector(image, offset, outcome.extentEnd));
+        const torn = isLast && (isZero(image, outcome.extentEnd, image.length) ||
+          (containsZeroSector(image, offset, outcome.extentEnd) && !followedByChainedRecord(image, offset)));
         if (!torn) corrupt(offset, outcome.problem);
         this.repaired = { file: path, offset };
         break;
@@ -681,6 +682,21 @@ class WalReader {
     }
     return { metadata: this.metadata ?? new Uint8Array(0), hardState: this.hardState, snapshot: this.snapshot, entries, repairedTornTail: this.repaired };
   }
+}
+
+/**
+ * Whether the record after the (bad) record at `offset` is valid when chained from the bad
+ * record's stored CRC: then only the bad record's payload was damaged and the log goes on past
+ * it, which is corruption, not a torn write (a payload may legitimately hold zeroed sectors).
+ */
+function followedByChainedRecord(image: Uint8Array, offset: number): boolean {
+  if (offset + WAL_RECORD_HEADER_BYTES > image.length) return false;
+  const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  const length = view.getUint32(offset, true);
+  const storedCrc = view.getUint32(offset + 4, true);
+  if (length > WAL_MAX_RECORD_PAYLOAD_BYTES) return false;
+  const next = offset + framedBytes(length);
+  return next < image.length && readRecord(image, next, storedCrc).kind === "record";
 }
 
 /** Zeroes any bytes after `offset` (leftovers of a torn write) so later appends read back cleanly. */
