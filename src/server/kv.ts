@@ -68,6 +68,8 @@ export interface KvStore {
   /** Physical size and in-use size of the backend, in bytes. */
   size(): { totalBytes: number; inUseBytes: number };
   defragment(): Promise<void>;
+  /** Resolves once every committed change is on stable storage. */
+  checkpoint(): Promise<void>;
   /** Receives the duration of every backend commit, in seconds (etcd_disk_backend_commit_duration_seconds). */
   observeCommits(observer: (seconds: number) => void): void;
   close(): Promise<void>;

@@ -78,8 +78,11 @@ async function main(): Promise<void> {
     maxTxnOps: config.maxTxnOps,
     quotaBackendBytes: config.quotaBackendBytes,
     requestTimeoutMs: 5000 + 2 * config.electionTimeoutMs,
+    snapshotCount: config.snapshotCount,
+    maxWals: config.maxWals,
     clock: realClock,
     store,
+    warn: (message) => log.warn(message),
   });
   server.start();
   log.info(`started member ${idHex(memberId)} in cluster ${idHex(clusterId)}, data dir ${config.dataDir}`);

@@ -135,6 +135,9 @@ export class MvccKvStore implements KvStore {
   async defragment(): Promise<void> {
     await this.mvcc.checkpoint();
   }
+  checkpoint(): Promise<void> {
+    return this.mvcc.checkpoint();
+  }
   close(): Promise<void> {
     return this.mvcc.close();
   }
