@@ -126,6 +126,17 @@ const kvSteps: Step[] = [
   { http: "/v3/maintenance/alarm", body: { action: "GET" } },
   { http: "/v3/cluster/member/list", body: {} },
   { http: "/v3/kv/nope", body: {} },
+  // Wrong types and odd JSON: Go's decoder messages (or acceptance) as etcd's gateway gives them.
+  ...[
+    '{"key":123}', '{"key":"YQ==","limit":"abc"}', '{"key":"!!!"}', '{"key":"YQ","limit":1}', '{"key":"YQ=","limit":1}', '{"key":"YWJj=","limit":1}',
+    '{"key":"YQ==","sort_order":"BOGUS"}', '{"key":"YQ==","unknown_field":1}', '{"key":"YQ==","limit":1.5}', '{"key":"YQ==","limit":"5"}',
+    '{"key":"YQ==","sort_order":2}', "[1]", "7", '"s"', '{"key":"YQ=="} trailing', "null", '{"key":null}', '{"key":"YQ==","serializable":"yes"}',
+    '{"key":"YQ==","limit":"1.5"}', '{"key":"YQ==","revision":-1}',
+  ].map((body) => ({ http: "/v3/kv/range", body })),
+  { http: "/v3/kv/txn", body: '{"compare":[{"key":"YQ==","target":"NOPE"}]}' },
+  { http: "/v3/kv/txn", body: '{"compare":{"key":"YQ=="}}' },
+  { http: "/v3/kv/txn", body: '{"success":[{"request_put":{"key":5}}]}' },
+  { http: "/v3/kv/txn", body: '{"success":[{"request_put":{"key":"eA==","value":"eQ==","lease":"x"}}]}' },
   { http: "/v3/kv/range", method: "GET" },
 ];
 
