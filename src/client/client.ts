@@ -41,6 +41,21 @@ export interface ClientOptions {
   readonly tls?: TlsOptions;
   readonly username?: string;
   readonly password?: string;
+  /**
+   * Called after every failed unary attempt, before any retry (etcd's clientv3 logs these as
+   * "retrying of unary invoker failed"; cairnctl prints the same line).
+   */
+  readonly onAttemptFailed?: (failure: AttemptFailure) => void;
+}
+
+/** One failed attempt of a unary call. */
+export interface AttemptFailure {
+  /** The first endpoint as given, which clientv3's connection target ends with. */
+  readonly target: string;
+  readonly attempt: number;
+  readonly code: GrpcCode;
+  /** The status message as the server or the transport gave it. */
+  readonly details: string;
 }
 
 /** Per-call options. */
@@ -51,6 +66,8 @@ export interface CallOptions {
   readonly endpointIndex?: number;
   /** Whether the call may be repeated on another endpoint after an unavailability error. */
   readonly idempotent?: boolean;
+  /** Extra request metadata, e.g. `hasleader: "true"` to require a leader as etcdctl's watch does. */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /** Smallest keepalive interval, as grpc-go enforces on the client side. */
@@ -192,9 +209,10 @@ export class EtcdClient {
     this.token = response.token;
   }
 
-  private metadata(): grpc.Metadata {
+  private metadata(extra: Readonly<Record<string, string>> = {}): grpc.Metadata {
     const metadata = new grpc.Metadata();
     if (this.token !== undefined) metadata.set("token", this.token);
+    for (const [key, value] of Object.entries(extra)) metadata.set(key, value);
     return metadata;
   }
 
@@ -226,6 +244,27 @@ export class EtcdClient {
   }
 
   /**
+   * Chooses where the next call goes: the current endpoint when connected, else any connected one,
+   * else waits until some endpoint connects. Returns undefined when none connected before the deadline.
+   */
+  private async pickConnection(deadline: Date | undefined): Promise<number | undefined> {
+    if (this.connections[this.current]!.isReady()) return this.current;
+    const ready = this.connections.findIndex((c) => c.isReady());
+    if (ready !== -1) {
+      this.current = ready;
+      return ready;
+    }
+    const index = await this.firstReady(deadline ?? new Date(Date.now() + 24 * 3600 * 1000));
+    if (index !== undefined) this.current = index;
+    return index;
+  }
+
+  private reportFailure(attempt: number, code: GrpcCode, details: string): void {
+    const first = this.connections[0]!.endpoint.original;
+    this.options.onAttemptFailed?.({ target: first, attempt, code, details });
+  }
+
+  /**
    * Sends one unary call. Unavailability moves on to the next endpoint, and the call is repeated
    * there when it is idempotent or certainly never left this process; an expired auth token is
    * renewed once. Errors are EtcdErrors mapped through the shared table.
@@ -236,7 +275,15 @@ export class EtcdClient {
     const pinned = options.endpointIndex;
     let attemptsLeft = pinned === undefined ? this.connections.length : 1;
     let tokenRefreshed = false;
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
+      if (pinned === undefined) {
+        const picked = await this.pickConnection(deadline);
+        if (picked === undefined) {
+          // Like grpc-go's balancer: no endpoint connected before the deadline.
+          this.reportFailure(attempt, GrpcCode.DEADLINE_EXCEEDED, "latest balancer error: all SubConns are in TransientFailure");
+          throw deadlineExceeded();
+        }
+      }
       const index = pinned ?? this.current;
       const connection = this.connections[index];
       if (connection === undefined) throw new Error(`no endpoint at index ${index}`);
@@ -244,6 +291,12 @@ export class EtcdClient {
       try {
         return await this.rawUnary(connection, method, request, deadline);
       } catch (raw) {
+        const status = fromServiceError(raw);
+        this.reportFailure(
+          attempt,
+          status.code,
+          status.code === GrpcCode.DEADLINE_EXCEEDED && status.errorName === undefined ? "context deadline exceeded" : status.message,
+        );
         const error = mapCallError(raw);
         if (error.is("invalidAuthToken") && !tokenRefreshed && this.options.username !== undefined) {
           tokenRefreshed = true;
@@ -269,7 +322,7 @@ export class EtcdClient {
       method.path,
       method.requestSerialize,
       method.responseDeserialize,
-      this.metadata(),
+      this.metadata(options.metadata),
       deadline === undefined ? {} : { deadline },
     );
   }
@@ -287,7 +340,7 @@ export class EtcdClient {
       method.requestSerialize,
       method.responseDeserialize,
       request,
-      this.metadata(),
+      this.metadata(options.metadata),
       deadline === undefined ? {} : { deadline },
     );
   }

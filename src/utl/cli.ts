@@ -37,7 +37,7 @@ export interface CliDependencies {
 }
 
 /** Runs one cairnutl invocation and returns its exit code. */
-export function run(args: string[], io: CommandIO, deps: CliDependencies = {}): number {
+export async function run(args: string[], io: CommandIO, deps: CliDependencies = {}): Promise<number> {
   const [command, subcommand, ...rest] = args;
   if (command === undefined || command === "help" && subcommand === undefined || command === "--help" || command === "-h") {
     io.stdout(topHelp);

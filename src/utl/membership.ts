@@ -156,20 +156,3 @@ export function buildInitialCluster(options: {
   const local = members.find((m) => m.name === options.name)!;
   return { clusterId: clusterIdFromMemberIds(members.map((m) => m.id)), members, local };
 }
-
-/** JSON string encoding as Go's encoding/json writes it (it also escapes <, >, &, U+2028, U+2029). */
-function goJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
-
-/**
- * A member's record in the backend "members" bucket: key is the hex ID, value the JSON etcd's
- * `json.Marshal(member)` produces (fields id, peerURLs, isLearner, name, clientURLs; empty ones left out).
- */
-export function encodeMemberRecord(member: Member & { clientURLs?: string[]; isLearner?: boolean }): { key: Uint8Array; value: Uint8Array } {
-  let json = `{"id":${member.id.toString()},"peerURLs":${goJson(member.peerURLs)}`;
-  if (member.isLearner === true) json += `,"isLearner":true`;
-  if (member.name !== "") json += `,"name":${goJson(member.name)}`;
-  if (member.clientURLs !== undefined && member.clientURLs.length > 0) json += `,"clientURLs":${goJson(member.clientURLs)}`;
-  return { key: Buffer.from(formatId(member.id), "utf8"), value: Buffer.from(`${json}}`, "utf8") };
-}

@@ -14,7 +14,8 @@ import { openSnapshotDatabase, verifySnapshotHash } from "../storage/bbolt/snaps
 import type { FileSource } from "../storage/bbolt/source.js";
 import { FlagError, flagIsTrue, formatFlagHelp, parseFlags, type FlagSpec } from "./flags.js";
 import { ExitCode, exitWithError, type CommandIO } from "./io.js";
-import { MembershipConfigError, buildInitialCluster, encodeMemberRecord, type InitialCluster } from "./membership.js";
+import { MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET, encodeMemberJson, encodeMemberKey } from "../storage/schema.js";
+import { MembershipConfigError, buildInitialCluster, formatId, type InitialCluster } from "./membership.js";
 import { describeSnapshotError } from "./snapshot-status.js";
 
 const DEFAULT_NAME = "default";
@@ -85,7 +86,7 @@ export interface RestorePlan {
 /** Writes a plan into a directory; implemented by the storage layer's bulk loader. */
 export interface RestoreTarget {
   /** Builds the member's data in `dataDir` (and its WAL in `walDir`); both are new, empty directories. */
-  write(plan: RestorePlan, dataDir: string, walDir: string): void;
+  write(plan: RestorePlan, dataDir: string, walDir: string): void | Promise<void>;
 }
 
 /** A restore that must stop before writing; the message is etcd's where etcd has one. */
@@ -134,9 +135,9 @@ export function planRestore(options: RestoreOptions): RestorePlan {
     *buckets() {
       for (const bucket of reader.entries(reader.rootBucket())) {
         const name = Buffer.from(bucket.key).toString("latin1");
-        if (name === "members") {
+        if (name === MEMBERS_BUCKET) {
           yield { name, entries: memberEntries(cluster) };
-        } else if (name === "members_removed") {
+        } else if (name === MEMBERS_REMOVED_BUCKET) {
           yield { name, entries: [] };
         } else {
           yield { name, entries: reader.entries(decodeBucketValue(bucket.value)) };
@@ -149,7 +150,11 @@ export function planRestore(options: RestoreOptions): RestorePlan {
 
 function memberEntries(cluster: InitialCluster): BucketEntry[] {
   return cluster.members
-    .map((member) => ({ ...encodeMemberRecord(member), isBucket: false }))
+    .map((member) => ({
+      key: encodeMemberKey(member.id),
+      value: encodeMemberJson({ id: member.id, peerUrls: member.peerURLs, isLearner: false, name: member.name, clientUrls: [] }),
+      isBucket: false,
+    }))
     .sort((a, b) => Buffer.compare(a.key, b.key));
 }
 
@@ -157,7 +162,7 @@ function memberEntries(cluster: InitialCluster): BucketEntry[] {
  * Writes a plan through `target` into temporary directories beside the destinations, then renames
  * them into place; on any failure the temporaries are removed and the destinations never appear.
  */
-export function executeRestore(plan: RestorePlan, target: RestoreTarget): void {
+export async function executeRestore(plan: RestorePlan, target: RestoreTarget): Promise<void> {
   const { dataDir, walDir, dedicatedWalDir } = plan.options;
   const suffix = `.restoring-${process.pid}`;
   const tempData = join(dirname(resolve(dataDir)), `${basename(dataDir)}${suffix}`);
@@ -165,7 +170,7 @@ export function executeRestore(plan: RestorePlan, target: RestoreTarget): void {
   try {
     mkdirSync(tempData, { recursive: true, mode: 0o700 });
     mkdirSync(tempWal, { recursive: true, mode: 0o700 });
-    target.write(plan, tempData, tempWal);
+    await target.write(plan, tempData, tempWal);
     if (dedicatedWalDir) renameSync(tempWal, walDir);
     renameSync(tempData, dataDir);
   } catch (error) {
@@ -179,7 +184,7 @@ export function executeRestore(plan: RestorePlan, target: RestoreTarget): void {
  * Runs the command. `target` is the storage layer's bulk loader; without one (before Cairn's MVCC
  * backend exists in this build) the command validates everything and stops before writing.
  */
-export function snapshotRestoreCommand(args: string[], io: CommandIO, target: RestoreTarget | undefined): number {
+export async function snapshotRestoreCommand(args: string[], io: CommandIO, target: RestoreTarget | undefined): Promise<number> {
   let parsed;
   try {
     parsed = parseFlags(args, restoreFlags);
@@ -206,7 +211,10 @@ export function snapshotRestoreCommand(args: string[], io: CommandIO, target: Re
     if (target === undefined) {
       return exitWithError(io, ExitCode.error, "this build cannot write a Cairn data directory yet (no storage backend); the snapshot and flags are valid");
     }
-    executeRestore(plan, target);
+    await executeRestore(plan, target);
+    io.stdout(
+      `restored snapshot ${options.snapshotPath} into ${options.dataDir}: member ${formatId(plan.cluster.local.id)} (${options.name}) in cluster ${formatId(plan.cluster.clusterId)}\n`,
+    );
     return ExitCode.success;
   } finally {
     plan.close();

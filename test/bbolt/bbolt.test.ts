@@ -35,7 +35,7 @@ function readDb(bytes: Uint8Array): Bucket[] {
   for (const bucket of reader.entries(reader.rootBucket())) {
     assert.ok(bucket.isBucket);
     const entries: [Uint8Array, Uint8Array][] = [];
-    for (const entry of reader.entries(decodeBucketValue(bucket.value))) entries.push([entry.key.slice(), entry.value.slice()]);
+    for (const entry of reader.entries(decodeBucketValue(bucket.value))) entries.push([new Uint8Array(entry.key), new Uint8Array(entry.value)]);
     out.push({ name: Buffer.from(bucket.key).toString(), entries });
   }
   return out;
@@ -134,6 +134,27 @@ test("property: any sorted buckets round-trip through writer and reader", () => 
     }),
     { seed: 0x5eed, numRuns: 150 },
   );
+});
+
+test("the writer copies its input, so callers may reuse one buffer", () => {
+  const key = Buffer.alloc(17);
+  const value = Buffer.alloc(30);
+  const sink = new MemorySink();
+  const writer = new BboltWriter(sink);
+  writer.beginBucket(Buffer.from("key"));
+  for (let rev = 1; rev <= 500; rev++) {
+    key.writeBigInt64BE(BigInt(rev), 0);
+    value.fill(rev & 0xff);
+    writer.put(key, value);
+  }
+  writer.endBucket();
+  writer.finish();
+  const [bucket] = readDb(sink.bytes());
+  assert.equal(bucket!.entries.length, 500);
+  bucket!.entries.forEach(([k, v], i) => {
+    assert.equal(Buffer.from(k).readBigInt64BE(0), BigInt(i + 1));
+    assert.equal(v[0], (i + 1) & 0xff);
+  });
 });
 
 test("the writer refuses unsorted, duplicate, empty and oversized keys", () => {

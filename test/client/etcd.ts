@@ -60,6 +60,9 @@ export interface EtcdOptions {
   readonly extraArgs?: readonly string[];
   /** Member name; "default" unless given. */
   readonly name?: string;
+  /** Fixed ports (so two fresh servers get the same cluster and member ids); random when absent. */
+  readonly clientPort?: number;
+  readonly peerPort?: number;
   /** Serve clients over TLS with these PEM files, requiring client certificates. */
   readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
 }
@@ -80,8 +83,8 @@ function isHealthy(port: number): Promise<boolean> {
 export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), "cairn-etcd-"));
   const name = options.name ?? "default";
-  const clientPort = await freePort();
-  const peerPort = await freePort();
+  const clientPort = options.clientPort ?? (await freePort());
+  const peerPort = options.peerPort ?? (await freePort());
   const scheme = options.tls === undefined ? "http" : "https";
   const clientUrl = `${scheme}://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;

@@ -15,10 +15,10 @@ import { writeFixtureSnapshot } from "./fixtures.js";
 
 const CAIRNUTL = join(import.meta.dirname, "../../src/utl/main.js");
 
-function cairnutl(args: string[], restoreTarget?: RestoreTarget): { status: number; stdout: string; stderr: string } {
+async function cairnutl(args: string[], restoreTarget?: RestoreTarget): Promise<{ status: number; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
-  const status = run(args, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) }, { restoreTarget });
+  const status = await run(args, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) }, { restoreTarget });
   return { status, stdout, stderr };
 }
 
@@ -53,20 +53,20 @@ function makeFiles(dir: string): Record<string, string> {
   return files;
 }
 
-test("help and usage errors", () => {
+test("help and usage errors", async () => {
   for (const args of [[], ["--help"], ["help"], ["snapshot"], ["snapshot", "status", "--help"], ["snapshot", "restore", "-h"], ["help", "snapshot"]]) {
-    const result = cairnutl(args);
+    const result = await cairnutl(args);
     assert.equal(result.status, 0, args.join(" "));
     assert.match(result.stdout, /USAGE:/);
   }
-  assert.match(cairnutl(["snapshot", "restore", "--help"]).stdout, /--initial-cluster-token="etcd-cluster"/);
-  assert.equal(cairnutl(["frobnicate"]).status, 128);
-  assert.equal(cairnutl(["snapshot", "frobnicate"]).status, 128);
-  const unknownFlag = cairnutl(["snapshot", "status", "--nope", "x"]);
+  assert.match((await cairnutl(["snapshot", "restore", "--help"])).stdout, /--initial-cluster-token="etcd-cluster"/);
+  assert.equal((await cairnutl(["frobnicate"])).status, 128);
+  assert.equal((await cairnutl(["snapshot", "frobnicate"])).status, 128);
+  const unknownFlag = await cairnutl(["snapshot", "status", "--nope", "x"]);
   assert.deepEqual([unknownFlag.status, unknownFlag.stderr], [1, "Error: unknown flag: --nope\n"]);
 });
 
-test("status errors: the same message and exit code as etcdctl where etcdctl has one", (t) => {
+test("status errors: the same message and exit code as etcdctl where etcdctl has one", async (t) => {
   const dir = tempDir("utl-status");
   try {
     const files = makeFiles(dir.path);
@@ -90,7 +90,7 @@ test("status errors: the same message and exit code as etcdctl where etcdctl has
     ]);
     const haveEtcd = requireEtcd(t);
     for (const [name, args] of cases) {
-      const ours = cairnutl(args);
+      const ours = await cairnutl(args);
       const expected = expectations.get(name);
       if (expected !== undefined) assert.deepEqual(ours, expected, name);
       if (haveEtcd) {
@@ -101,11 +101,11 @@ test("status errors: the same message and exit code as etcdctl where etcdctl has
       }
     }
     // etcdctl crashes (Go panic, exit 2) or fails oddly on these; cairnutl gives a clear error.
-    assert.deepEqual(cairnutl(["snapshot", "status", files.empty!]), { status: 1, stdout: "", stderr: "Error: file size too small (0 bytes)\n" });
-    const truncated = cairnutl(["snapshot", "status", files.truncated!]);
+    assert.deepEqual(await cairnutl(["snapshot", "status", files.empty!]), { status: 1, stdout: "", stderr: "Error: file size too small (0 bytes)\n" });
+    const truncated = await cairnutl(["snapshot", "status", files.truncated!]);
     assert.equal(truncated.status, 1);
     assert.match(truncated.stderr, /^Error: truncated database: file is \d+ bytes but the database claims \d+ pages of 4096 bytes\n$/);
-    const corrupt = cairnutl(["snapshot", "status", files.corrupt!]);
+    const corrupt = await cairnutl(["snapshot", "status", files.corrupt!]);
     assert.equal(corrupt.status, 1);
     assert.match(corrupt.stderr, /^Error: snapshot file integrity check failed\. 1 errors found\.\npage \d+: /);
   } finally {
@@ -133,7 +133,7 @@ class RecordingTarget implements RestoreTarget {
   }
 }
 
-test("restore: etcd's checks and messages, and nothing written on failure", (t) => {
+test("restore: etcd's checks and messages, and nothing written on failure", async (t) => {
   const dir = tempDir("utl-restore");
   try {
     const files = makeFiles(dir.path);
@@ -158,7 +158,7 @@ test("restore: etcd's checks and messages, and nothing written on failure", (t) 
     ];
     const haveEtcd = requireEtcd(t);
     for (const [name, args, expectedStderr] of cases) {
-      const ours = cairnutl(args, target);
+      const ours = await cairnutl(args, target);
       assert.equal(ours.status, name === "no argument" ? 128 : 1, name);
       if (expectedStderr !== "") assert.equal(ours.stderr, expectedStderr, name);
       assert.ok(!existsSync(out), `${name}: wrote ${out}`);
@@ -171,9 +171,9 @@ test("restore: etcd's checks and messages, and nothing written on failure", (t) 
         assert.equal(ours.status, theirs.status, `${name}: same exit code as etcdctl`);
       }
     }
-    assert.match(cairnutl(["snapshot", "restore", files.badHash!, `--data-dir=${out}`], target).stderr, /^Error: expected sha256 \[[0-9 ]+\], got \[[0-9 ]+\]\n$/);
+    assert.match((await cairnutl(["snapshot", "restore", files.badHash!, `--data-dir=${out}`], target)).stderr, /^Error: expected sha256 \[[0-9 ]+\], got \[[0-9 ]+\]\n$/);
     for (const broken of [files.truncated!, files.corrupt!, files.garbage!, files.empty!]) {
-      const result = cairnutl(["snapshot", "restore", broken, `--data-dir=${out}`, "--skip-hash-check"], target);
+      const result = await cairnutl(["snapshot", "restore", broken, `--data-dir=${out}`, "--skip-hash-check"], target);
       assert.equal(result.status, 1, broken);
       assert.match(result.stderr, /^Error: /);
       assert.ok(!existsSync(out), `${broken}: wrote ${out}`);
@@ -182,12 +182,12 @@ test("restore: etcd's checks and messages, and nothing written on failure", (t) 
 
     // A target that fails midway: its partial output is removed.
     const failing = new RecordingTarget(true);
-    assert.throws(() => cairnutl(["snapshot", "restore", files.good!, `--data-dir=${out}`], failing), /disk full/);
+    await assert.rejects(cairnutl(["snapshot", "restore", files.good!, `--data-dir=${out}`], failing), /disk full/);
     assert.ok(!existsSync(out));
     assert.deepEqual(readdirSync(dir.path).filter((name) => name.includes("restoring")), []);
 
     // Without a storage backend the command stops after validating, and writes nothing.
-    const noBackend = cairnutl(["snapshot", "restore", files.good!, `--data-dir=${out}`]);
+    const noBackend = await cairnutl(["snapshot", "restore", files.good!, `--data-dir=${out}`]);
     assert.equal(noBackend.status, 1);
     assert.match(noBackend.stderr, /cannot write a Cairn data directory/);
     assert.ok(!existsSync(out));
@@ -196,7 +196,7 @@ test("restore: etcd's checks and messages, and nothing written on failure", (t) 
   }
 });
 
-test("restore: the plan replaces the members, empties members_removed and streams the rest", () => {
+test("restore: the plan replaces the members, empties members_removed and streams the rest", async () => {
   const dir = tempDir("utl-plan");
   try {
     const snapshot = join(dir.path, "s.db");
@@ -205,11 +205,11 @@ test("restore: the plan replaces the members, empties members_removed and stream
     const out = join(dir.path, "new", "member-data");
     const wal = join(dir.path, "wal-elsewhere");
     mkdirSync(join(dir.path, "new"));
-    const result = cairnutl(
+    const result = await cairnutl(
       ["snapshot", "restore", snapshot, `--data-dir=${out}`, `--wal-dir=${wal}`, "--name=default", "--initial-cluster=default=http://localhost:2380"],
       target,
     );
-    assert.deepEqual(result, { status: 0, stdout: "", stderr: "" });
+    assert.deepEqual(result, { status: 0, stdout: `restored snapshot ${snapshot} into ${out}: member 8e9e05c52164694d (default) in cluster cdf818194e3a8c32\n`, stderr: "" });
     assert.equal(readFileSync(join(out, "marker"), "utf8"), "data");
     assert.equal(readFileSync(join(wal, "marker"), "utf8"), "wal");
     assert.deepEqual([...target.buckets.keys()], ["alarm", "cluster", "key", "lease", "members", "members_removed", "meta"]);

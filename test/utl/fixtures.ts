@@ -12,6 +12,29 @@ export function revisionKey(main: number, sub = 0): Buffer {
   return key;
 }
 
+function varint(value: number): number[] {
+  const out: number[] = [];
+  while (value > 0x7f) {
+    out.push((value & 0x7f) | 0x80);
+    value = Math.floor(value / 128);
+  }
+  out.push(value);
+  return out;
+}
+
+/** A mvccpb.KeyValue (key=1, create_revision=2, mod_revision=3, version=4, value=5), as etcd stores it. */
+export function keyValueProto(key: string, value: string, revision: number): Buffer {
+  const bytesField = (field: number, data: Buffer) => [(field << 3) | 2, ...varint(data.length), ...data];
+  const intField = (field: number, n: number) => [(field << 3) | 0, ...varint(n)];
+  return Buffer.from([
+    ...bytesField(1, Buffer.from(key)),
+    ...intField(2, revision),
+    ...intField(3, revision),
+    ...intField(4, 1),
+    ...bytesField(5, Buffer.from(value)),
+  ]);
+}
+
 /** Writes an etcd-shaped snapshot with `keyCount` revisions; returns nothing (the file is at `path`). */
 export function writeFixtureSnapshot(path: string, keyCount = 50): void {
   writeSnapshotFile(path, (writer) => {
@@ -21,7 +44,7 @@ export function writeFixtureSnapshot(path: string, keyCount = 50): void {
     writer.put(Buffer.from("clusterVersion"), Buffer.from("3.4.0"));
     writer.endBucket();
     writer.beginBucket("key");
-    for (let rev = 1; rev <= keyCount; rev++) writer.put(revisionKey(rev), Buffer.from(`kv-${rev}`));
+    for (let rev = 1; rev <= keyCount; rev++) writer.put(revisionKey(rev), keyValueProto(`key-${rev}`, `value-${rev}`, rev));
     writer.endBucket();
     writer.beginBucket("lease");
     writer.endBucket();

@@ -30,7 +30,10 @@ import {
   type Meta,
   type PageHeader,
 } from "./layout.js";
+import { BboltFormatError } from "./errors.js";
 import type { ByteSource } from "./source.js";
+
+export { BboltFormatError, type BboltErrorCode } from "./errors.js";
 
 /** bbolt reads this many bytes to find the page size, and calls a shorter file invalid. */
 const FIRST_READ_BYTES = 0x1000;
@@ -39,25 +42,6 @@ const FIRST_READ_BYTES = 0x1000;
 export const MAX_TREE_DEPTH = 64;
 /** Deepest bucket nesting the reader follows. */
 export const MAX_BUCKET_NESTING = 16;
-
-export type BboltErrorCode =
-  | "TOO_SMALL"
-  | "INVALID"
-  | "VERSION_MISMATCH"
-  | "CHECKSUM"
-  | "TRUNCATED"
-  | "CORRUPT";
-
-/** The file is not a valid bbolt database; `code` says how. */
-export class BboltFormatError extends Error {
-  constructor(
-    readonly code: BboltErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "BboltFormatError";
-  }
-}
 
 /** Where a bucket's contents live: a root page, or an inline page image inside the parent value. */
 export interface BucketRef {
@@ -73,6 +57,12 @@ export interface BucketEntry {
   readonly key: Uint8Array;
   readonly value: Uint8Array;
   readonly isBucket: boolean;
+}
+
+/** Receives what `check()` walks; `path` holds the names of the enclosing buckets (empty for the root). */
+export interface CheckVisitor {
+  enterBucket?(path: readonly Uint8Array[]): void;
+  entry?(path: readonly Uint8Array[], entry: BucketEntry): void;
 }
 
 /** Page bytes and decoded header of one (possibly multi-page) node. */
@@ -197,9 +187,11 @@ export class BboltReader {
   /**
    * Checks the whole file the way bbolt's `tx.Check` does: every tree is well formed, no page is
    * referenced twice, and (when a freelist is stored) every page below the high-water mark is
-   * either reachable or free. Throws BboltFormatError on the first problem.
+   * either reachable or free. Throws BboltFormatError on the first problem. A visitor sees every
+   * bucket and entry on the way (a bucket's entries, then its nested buckets, depth first), so a
+   * caller can check and read a file in one pass.
    */
-  check(): void {
+  check(visitor?: CheckVisitor): void {
     const reachable = new Set<bigint>([0n, 1n]);
     const freed = new Set<bigint>();
     if (this.meta.freelistPgid !== NO_FREELIST_PGID) {
@@ -213,7 +205,7 @@ export class BboltReader {
         freed.add(id);
       }
     }
-    this.checkBucket(this.rootBucket(), reachable, freed, 0);
+    this.checkBucket(this.rootBucket(), [], reachable, freed, visitor);
     if (this.meta.freelistPgid !== NO_FREELIST_PGID) {
       for (let id = 0n; id < this.meta.pgid; id++) {
         if (!reachable.has(id) && !freed.has(id)) throw corrupt(`page ${id}: unreachable unfreed`);
@@ -221,20 +213,22 @@ export class BboltReader {
     }
   }
 
-  private checkBucket(bucket: BucketRef, reachable: Set<bigint>, freed: Set<bigint>, nesting: number): void {
-    if (nesting > MAX_BUCKET_NESTING) throw corrupt(`buckets nested deeper than ${MAX_BUCKET_NESTING}`);
+  private checkBucket(bucket: BucketRef, path: Uint8Array[], reachable: Set<bigint>, freed: Set<bigint>, visitor: CheckVisitor | undefined): void {
+    if (path.length > MAX_BUCKET_NESTING) throw corrupt(`buckets nested deeper than ${MAX_BUCKET_NESTING}`);
+    visitor?.enterBucket?.(path);
     const pages = new Set<bigint>();
-    const children: BucketRef[] = [];
+    const children: { name: Uint8Array; ref: BucketRef }[] = [];
     const walk = bucket.root === 0n ? this.entries(bucket) : this.walk(bucket.root, 0, pages, { last: undefined });
     for (const entry of walk) {
-      if (entry.isBucket) children.push(decodeBucketValue(entry.value));
+      visitor?.entry?.(path, entry);
+      if (entry.isBucket) children.push({ name: entry.key, ref: decodeBucketValue(entry.value) });
     }
     for (const id of pages) {
       if (reachable.has(id)) throw corrupt(`page ${id}: multiple references`);
       if (freed.has(id)) throw corrupt(`page ${id}: reachable freed`);
       reachable.add(id);
     }
-    for (const child of children) this.checkBucket(child, reachable, freed, nesting + 1);
+    for (const child of children) this.checkBucket(child.ref, [...path, child.name], reachable, freed, visitor);
   }
 
   private freelistIds(page: LoadedPage): bigint[] {
@@ -339,13 +333,13 @@ export class BboltReader {
       throw corrupt(`page ${id}: out of bounds: ${this.meta.pgid}`);
     }
     const offset = Number(id) * this.pageSize;
-    const first = this.source.read(offset, PAGE_HEADER_SIZE);
+    const first = this.source.read(offset, this.pageSize);
     const header = decodePageHeader(first);
     if (header.id !== id) throw corrupt(`page ${id}: header says page ${header.id}`);
     if (id + BigInt(header.overflow) >= this.meta.pgid) {
       throw corrupt(`page ${id}: ${header.overflow} overflow pages run past the high-water mark ${this.meta.pgid}`);
     }
-    const bytes = this.source.read(offset, (header.overflow + 1) * this.pageSize);
+    const bytes = header.overflow === 0 ? first : this.source.read(offset, (header.overflow + 1) * this.pageSize);
     return { id, header, bytes };
   }
 }

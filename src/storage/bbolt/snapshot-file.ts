@@ -8,9 +8,10 @@
  * database and ignores the trailer.
  */
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readSync, statSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readSync, rmSync, statSync, writeSync } from "node:fs";
+import { KEY_BUCKET } from "../schema.js";
 import { Crc32c } from "./crc32c.js";
-import { BboltFormatError, BboltReader, decodeBucketValue } from "./reader.js";
+import { BboltFormatError, BboltReader, type CheckVisitor } from "./reader.js";
 import { FileSource } from "./source.js";
 import { BboltWriter, FileSink, type WrittenDatabase } from "./writer.js";
 
@@ -62,14 +63,19 @@ export interface SnapshotHashCheck {
   actual?: Uint8Array;
 }
 
+/** The size of a snapshot file; errors worded as Go's os package words them. */
 function statOrThrow(path: string): number {
+  let stats;
   try {
-    return statSync(path).size;
+    stats = statSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new SnapshotFileError("NOT_FOUND", `stat ${path}: no such file or directory`, { cause: error });
+    if (code === "EACCES") throw new SnapshotFileError("NOT_FOUND", `stat ${path}: permission denied`, { cause: error });
     throw error;
   }
+  if (stats.isDirectory()) throw new SnapshotFileError("NOT_FOUND", `open ${path}: is a directory`);
+  return stats.size;
 }
 
 /** SHA-256 of the first `lengthBytes` bytes of a file, read in chunks. */
@@ -136,14 +142,7 @@ export function openSnapshotDatabase(path: string, dbSizeBytes?: number): { read
   const source = new FileSource(path, dbSizeBytes);
   try {
     const reader = BboltReader.open(source);
-    try {
-      reader.check();
-    } catch (error) {
-      if (error instanceof BboltFormatError) {
-        throw new SnapshotFileError("INTEGRITY", `snapshot file integrity check failed. 1 errors found.\n${error.message}`, { cause: error });
-      }
-      throw error;
-    }
+    integrityCheck(reader);
     return { reader, source };
   } catch (error) {
     source.close();
@@ -151,32 +150,57 @@ export function openSnapshotDatabase(path: string, dbSizeBytes?: number): { read
   }
 }
 
-/** Computes what `etcdctl snapshot status` prints, the way etcd 3.4 computes it. */
+/** Computes what `etcdctl snapshot status` prints, the way etcd 3.4 computes it, in one pass over the file. */
 export function snapshotStatus(path: string): SnapshotStatus {
-  const { reader, source } = openSnapshotDatabase(path);
+  statOrThrow(path);
+  const source = new FileSource(path);
   try {
+    const reader = BboltReader.open(source);
     const crc = new Crc32c();
     let revision = 0n;
     let totalKey = 0;
-    for (const bucket of reader.entries(reader.rootBucket())) {
-      if (!bucket.isBucket) {
-        throw new SnapshotFileError("NOT_A_BUCKET", `cannot get hash of bucket ${Buffer.from(bucket.key).toString("latin1")}`);
-      }
-      crc.update(bucket.key);
-      const isKeyBucket = Buffer.from(bucket.key).toString("latin1") === "key";
-      let lastKey: Uint8Array | undefined;
-      for (const entry of reader.entries(decodeBucketValue(bucket.value))) {
+    let lastKey: Uint8Array | undefined;
+    let inKeyBucket = false;
+    const finishBucket = () => {
+      if (inKeyBucket && lastKey !== undefined) revision = revisionOfKey(lastKey);
+      inKeyBucket = false;
+      lastKey = undefined;
+    };
+    integrityCheck(reader, {
+      enterBucket(bucketPath) {
+        if (bucketPath.length !== 1) return;
+        finishBucket();
+        crc.update(bucketPath[0]!);
+        inKeyBucket = Buffer.from(bucketPath[0]!).toString("latin1") === KEY_BUCKET;
+      },
+      entry(bucketPath, entry) {
+        if (bucketPath.length === 0 && !entry.isBucket) {
+          throw new SnapshotFileError("NOT_A_BUCKET", `cannot get hash of bucket ${Buffer.from(entry.key).toString("latin1")}`);
+        }
+        if (bucketPath.length !== 1) return;
         crc.update(entry.key);
         // bbolt's ForEach hands out a nil value for a nested bucket.
         if (!entry.isBucket) crc.update(entry.value);
         lastKey = entry.key;
         totalKey++;
-      }
-      if (isKeyBucket && lastKey !== undefined) revision = revisionOfKey(lastKey);
-    }
+      },
+    });
+    finishBucket();
     return { hash: crc.digest(), revision, totalKey, totalSize: reader.sizeBytes };
   } finally {
     source.close();
+  }
+}
+
+/** Runs the structural check, reporting a failure as etcd does. */
+function integrityCheck(reader: BboltReader, visitor?: CheckVisitor): void {
+  try {
+    reader.check(visitor);
+  } catch (error) {
+    if (error instanceof BboltFormatError) {
+      throw new SnapshotFileError("INTEGRITY", `snapshot file integrity check failed. 1 errors found.\n${error.message}`, { cause: error });
+    }
+    throw error;
   }
 }
 
@@ -189,25 +213,106 @@ function revisionOfKey(key: Uint8Array): bigint {
 }
 
 /**
- * Writes a snapshot file at `path` (which must not exist): `fill` pushes the buckets into the
- * writer, then the SHA-256 trailer is appended.
+ * Builds a snapshot file at `path` (which must not exist): push buckets through `writer`, then
+ * `finish()` completes the bbolt file and appends the SHA-256 trailer. `abort()` removes the
+ * partial file. Pushes are synchronous, so sources may be iterated with or without `await`.
  */
+export class SnapshotFileWriter {
+  readonly writer: BboltWriter;
+  private readonly sink: FileSink;
+  private done = false;
+
+  constructor(readonly path: string) {
+    this.sink = new FileSink(path);
+    this.writer = new BboltWriter(this.sink);
+  }
+
+  finish(): WrittenDatabase {
+    if (this.done) throw new Error("SnapshotFileWriter: already finished");
+    this.done = true;
+    let written: WrittenDatabase;
+    try {
+      written = this.writer.finish();
+    } finally {
+      this.sink.close();
+    }
+    const digest = sha256OfFile(this.path, written.sizeBytes);
+    const fd = openSync(this.path, "r+");
+    try {
+      writeSync(fd, digest, 0, digest.length, written.sizeBytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return written;
+  }
+
+  /** Discards the file; safe to call after a failure at any point. */
+  abort(): void {
+    this.done = true;
+    this.sink.close();
+    rmSync(this.path, { force: true });
+  }
+}
+
+/** Writes a snapshot file at `path` (which must not exist); `fill` pushes the buckets into the writer. */
 export function writeSnapshotFile(path: string, fill: (writer: BboltWriter) => void): WrittenDatabase {
-  const sink = new FileSink(path);
-  let written: WrittenDatabase;
+  const file = new SnapshotFileWriter(path);
   try {
-    const writer = new BboltWriter(sink);
-    fill(writer);
-    written = writer.finish();
-  } finally {
-    sink.close();
+    fill(file.writer);
+    return file.finish();
+  } catch (error) {
+    file.abort();
+    throw error;
   }
-  const digest = sha256OfFile(path, written.sizeBytes);
-  const fd = openSync(path, "r+");
+}
+
+/** One bucket to export: its name and its keys, in strictly increasing order. */
+export interface ExportBucket {
+  name: string;
+  sequence?: bigint;
+  entries: Iterable<readonly [Uint8Array, Uint8Array]> | AsyncIterable<readonly [Uint8Array, Uint8Array]>;
+}
+
+/**
+ * Writes an etcd snapshot file from buckets given in any order (bbolt needs them sorted by name,
+ * which this does), reading each bucket's entries as a stream. On failure the file is removed.
+ */
+export async function exportSnapshot(path: string, buckets: ExportBucket[]): Promise<WrittenDatabase> {
+  const sorted = [...buckets].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  const file = new SnapshotFileWriter(path);
   try {
-    writeSync(fd, digest, 0, digest.length, written.sizeBytes);
-  } finally {
-    closeSync(fd);
+    for (const bucket of sorted) {
+      file.writer.beginBucket(bucket.name, bucket.sequence ?? 0n);
+      for await (const [key, value] of bucket.entries) file.writer.put(key, value);
+      file.writer.endBucket();
+    }
+    return file.finish();
+  } catch (error) {
+    file.abort();
+    throw error;
   }
-  return written;
+}
+
+/** The part of the storage backend port an export reads. */
+export interface ExportableBackend {
+  /** Bucket names, sorted by their bytes (one char per byte). */
+  buckets(): string[];
+  /** Every committed entry of a bucket, in key order. */
+  forEach(bucket: string, fn: (key: Uint8Array, value: Uint8Array) => void): void;
+}
+
+/**
+ * Writes every committed bucket of a backend into an etcd snapshot file at `path` (which must not
+ * exist). The export is synchronous, so it sees one consistent state as long as nothing commits
+ * in between; commit pending writes first (MvccStore.forEachBucketEntry does).
+ */
+export function exportBackendSnapshot(backend: ExportableBackend, path: string): WrittenDatabase {
+  return writeSnapshotFile(path, (writer) => {
+    for (const bucket of backend.buckets()) {
+      writer.beginBucket(Buffer.from(bucket, "latin1"));
+      backend.forEach(bucket, (key, value) => writer.put(key, value));
+      writer.endBucket();
+    }
+  });
 }

@@ -3,6 +3,7 @@
  * never loaded whole) or a buffer already in memory.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { BboltFormatError } from "./errors.js";
 
 /** Random-access, read-only bytes. */
 export interface ByteSource {
@@ -45,7 +46,7 @@ export class FileSource implements ByteSource {
     // Each successful read makes progress; a zero-byte read means the file shrank under us.
     while (done < length) {
       const n = readSync(this.fd, out, done, length - done, offset + done);
-      if (n === 0) throw new Error(`FileSource: unexpected end of file at byte ${offset + done}`);
+      if (n === 0) throw new BboltFormatError("TRUNCATED", `unexpected end of file at byte ${offset + done} (did the file shrink?)`);
       done += n;
     }
     return out;

@@ -43,7 +43,7 @@ export class MemorySink implements ByteSink {
   private chunks: Uint8Array[] = [];
   private lengthBytes = 0;
   append(bytes: Uint8Array): void {
-    this.chunks.push(bytes.slice());
+    this.chunks.push(new Uint8Array(bytes));
     this.lengthBytes += bytes.length;
   }
   writeAt(offset: number, bytes: Uint8Array): void {
@@ -145,7 +145,7 @@ export class BboltWriter {
   /** Starts a top-level bucket; names must arrive in strictly increasing order. */
   beginBucket(name: Uint8Array | string, sequence = 0n): void {
     if (this.current !== undefined || this.finished) throw new BboltWriteError("beginBucket: previous bucket not ended");
-    const bytes = typeof name === "string" ? new TextEncoder().encode(name) : name.slice();
+    const bytes = typeof name === "string" ? new TextEncoder().encode(name) : new Uint8Array(name);
     this.checkKey(this.root, bytes);
     this.current = { name: bytes, sequence, tree: new TreeBuilder() };
   }
@@ -154,9 +154,11 @@ export class BboltWriter {
   put(key: Uint8Array, value: Uint8Array): void {
     const current = this.current;
     if (current === undefined) throw new BboltWriteError("put: no bucket begun");
-    this.checkKey(current.tree, key);
+    // Copy (a Buffer's slice() would not): callers may reuse their buffers between calls.
+    const ownKey = new Uint8Array(key);
+    this.checkKey(current.tree, ownKey);
     if (value.length > MAX_VALUE_SIZE_BYTES) throw new BboltWriteError(`value of ${value.length} bytes is too large`);
-    this.addLeafItem(current.tree, { flags: 0, key: key.slice(), value: value.slice() });
+    this.addLeafItem(current.tree, { flags: 0, key: ownKey, value: new Uint8Array(value) });
   }
 
   /** Ends the current bucket: writes its remaining pages and records it in the root bucket. */
@@ -206,13 +208,14 @@ export class BboltWriter {
     return { pageCount, sizeBytes: pageCount * this.pageSize, pageSize: this.pageSize };
   }
 
+  /** Checks order and size; `key` must be the writer's own copy, kept as the tree's last key. */
   private checkKey(tree: TreeBuilder, key: Uint8Array): void {
     if (key.length === 0) throw new BboltWriteError("key required");
     if (key.length > MAX_KEY_SIZE_BYTES) throw new BboltWriteError(`key of ${key.length} bytes is too large`);
     if (tree.lastKey !== undefined && compareBytes(tree.lastKey, key) >= 0) {
       throw new BboltWriteError("keys must be added in strictly increasing order");
     }
-    tree.lastKey = key.slice();
+    tree.lastKey = key;
   }
 
   private addLeafItem(tree: TreeBuilder, item: LeafItem): void {
@@ -250,10 +253,16 @@ export class BboltWriter {
           size += itemBytes;
           end++;
         }
-        // Never leave a single child for the last page of a level: fold it into this page.
+        // Never leave a single child for the last page of a level: hand it one of ours when we
+        // have three or more, otherwise take it in (this page then spans overflow pages).
         if (level.length - end === 1) {
-          size += BRANCH_ELEMENT_SIZE + level[end]!.key.length;
-          end++;
+          if (end - start > 2) {
+            end--;
+            size -= BRANCH_ELEMENT_SIZE + level[end]!.key.length;
+          } else {
+            size += BRANCH_ELEMENT_SIZE + level[end]!.key.length;
+            end++;
+          }
         }
         const children = level.slice(start, end);
         const pgid = this.allocate(size, (page, id, overflow) => encodeBranch(page, id, overflow, children));

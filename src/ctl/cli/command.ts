@@ -1,0 +1,146 @@
+/**
+ * A small command tree with spf13/cobra's behaviour as etcdctl configures it: prefix matching of
+ * command names, flags anywhere on the line, persistent flags inherited from the root, and
+ * etcdctl's own usage template written to stdout.
+ */
+import { FlagSet, type FlagDef } from "./flags.js";
+import { tabwrite } from "./tabwriter.js";
+
+/** What a command's run function receives. */
+export interface Invocation {
+  readonly command: Command;
+  readonly args: string[];
+  /** Local and inherited flags, already parsed. */
+  readonly flags: FlagSet;
+}
+
+export interface CommandSpec {
+  /** First word is the name; the rest documents the arguments (cobra's `Use`). */
+  readonly use: string;
+  readonly short: string;
+  readonly long?: string;
+  readonly aliases?: readonly string[];
+  readonly flags?: readonly FlagDef[];
+  /** Flags this command and its descendants share (cobra's PersistentFlags). */
+  readonly persistentFlags?: readonly FlagDef[];
+  readonly run?: (invocation: Invocation) => Promise<void> | void;
+  readonly subcommands?: readonly CommandSpec[];
+}
+
+export class Command {
+  readonly name: string;
+  readonly children: Command[];
+  readonly persistentFlags: readonly FlagDef[];
+
+  constructor(
+    readonly spec: CommandSpec,
+    readonly parent: Command | undefined,
+    /** Flags every descendant inherits (the root's global flags, or the spec's). */
+    rootPersistentFlags: readonly FlagDef[] = [],
+  ) {
+    this.persistentFlags = spec.persistentFlags ?? rootPersistentFlags;
+    this.name = spec.use.split(" ")[0]!;
+    this.children = (spec.subcommands ?? [])
+      .map((child) => new Command(child, this))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  get root(): Command {
+    return this.parent === undefined ? this : this.parent.root;
+  }
+
+  get runnable(): boolean {
+    return this.spec.run !== undefined;
+  }
+
+  /** Space-separated names from the root, e.g. "etcdctl member list". */
+  get path(): string {
+    return this.parent === undefined ? this.name : `${this.parent.path} ${this.name}`;
+  }
+
+  helpFlag(): FlagDef {
+    return { name: "help", shorthand: "h", kind: "bool", defaultText: "false", usage: `help for ${this.name}` };
+  }
+
+  /** Flags defined here (the root's persistent flags count as local to the root), plus help. */
+  localFlagDefs(): FlagDef[] {
+    return [...(this.spec.flags ?? []), ...this.persistentFlags, this.helpFlag()];
+  }
+
+  inheritedFlagDefs(): FlagDef[] {
+    const out: FlagDef[] = [];
+    for (let c = this.parent; c !== undefined; c = c.parent) out.push(...c.persistentFlags);
+    return out;
+  }
+
+  flagSet(): FlagSet {
+    return new FlagSet([...this.localFlagDefs(), ...this.inheritedFlagDefs()]);
+  }
+
+  /** cobra's findNext: exact name or alias, else a unique prefix. */
+  findChild(word: string): Command | undefined {
+    const exact = this.children.find((c) => c.name === word || (c.spec.aliases ?? []).includes(word));
+    if (exact !== undefined) return exact;
+    const matches = this.children.filter((c) => c.name.startsWith(word));
+    return matches.length === 1 ? matches[0] : undefined;
+  }
+
+  useLine(): string {
+    const line = this.parent === undefined ? this.spec.use : `${this.parent.path} ${this.spec.use}`;
+    return line.includes("[flags]") ? line : `${line} [flags]`;
+  }
+
+  /** etcdctl's usage text (before tab alignment). */
+  usageText(version: string, apiVersion: string): string {
+    let t = "NAME:\n";
+    const relativeName = (c: Command, start: Command) => {
+      const parts = [c.name];
+      for (let p = c.parent; p !== undefined && p.name !== start.name; p = p.parent) parts.unshift(p.name);
+      return parts.join(" ");
+    };
+    t += this.parent === undefined ? `\t${this.name} - ${this.spec.short}\n` : `\t${relativeName(this, this.root)} - ${this.spec.short}\n`;
+    t += `\nUSAGE:\n\t${this.useLine()}\n`;
+    if (this.parent === undefined) t += `\nVERSION:\n\t${version}\n`;
+    if (this.children.length > 0) {
+      t += `\nAPI VERSION:\n\t${apiVersion}\n`;
+      t += "\n\nCOMMANDS:\n";
+      const all: Command[] = [];
+      const walk = (c: Command) => {
+        for (const child of c.children) {
+          all.push(child);
+          walk(child);
+        }
+      };
+      walk(this);
+      for (const c of all) if (c.runnable) t += `\t${relativeName(c, this)}\t${c.spec.short}\n`;
+    }
+    if (this.spec.long !== undefined && this.spec.long !== "") {
+      t += "\nDESCRIPTION:\n";
+      for (const line of this.spec.long.replace(/^[\n\t ]+|[\n\t ]+$/g, "").split("\n")) t += `\t${line}\n`;
+    }
+    t += `\nOPTIONS:\n${flagUsages(new FlagSet(this.localFlagDefs()).defs())}`;
+    const inherited = this.inheritedFlagDefs();
+    if (inherited.length > 0) t += `\nGLOBAL OPTIONS:\n${flagUsages(new FlagSet(inherited).defs())}`;
+    return `${t}\n`;
+  }
+
+  usage(version: string, apiVersion: string): string {
+    return tabwrite(this.usageText(version, apiVersion));
+  }
+}
+
+function goQuoteAscii(text: string): string {
+  return JSON.stringify(text);
+}
+
+/** etcdctl's etcdFlagUsages: one line per flag, defaults in Go syntax. */
+function flagUsages(defs: readonly FlagDef[]): string {
+  let out = "";
+  for (const def of defs) {
+    let line = def.shorthand !== undefined ? `  -${def.shorthand}, --${def.name}` : `      --${def.name}`;
+    const value = def.kind === "string" ? goQuoteAscii(def.defaultText) : def.defaultText;
+    line += def.kind === "bool" ? `[=${value}]` : `=${value}`;
+    out += `${line}\t${def.usage}\n`;
+  }
+  return out;
+}

@@ -1,0 +1,222 @@
+/**
+ * Global flags (each also read from its ETCDCTL_* variable, with etcdctl 3.4's rules), the output
+ * printer they select, and the client they configure.
+ */
+import { randomUUID } from "node:crypto";
+import { EtcdClient, type AttemptFailure, type ClientOptions } from "../client/client.js";
+import { grpcCodeGoName } from "../api/errors.js";
+import type { FlagDef, FlagSet } from "./cli/flags.js";
+import type { Invocation } from "./cli/command.js";
+import { formatGoDuration } from "./cli/duration.js";
+import { CtlExit, ExitCode, exitWithError } from "./exit.js";
+import { err } from "./output.js";
+import { FieldsPrinter } from "./printers/fields.js";
+import { JsonPrinter } from "./printers/json.js";
+import type { Printer } from "./printers/printer.js";
+import { ProtobufPrinter } from "./printers/protobuf.js";
+import { SimplePrinter } from "./printers/simple.js";
+import { TablePrinter } from "./printers/table.js";
+
+/** etcdctl 3.4's version strings, which cairnctl reports as the API level it is compatible with. */
+export const compatVersion = "3.4.23";
+export const apiVersion = "3.4";
+
+const flag = (name: string, kind: FlagDef["kind"], defaultText: string, usage: string, shorthand?: string): FlagDef =>
+  shorthand === undefined ? { name, kind, defaultText, usage } : { name, kind, defaultText, usage, shorthand };
+
+export const globalFlagDefs: readonly FlagDef[] = [
+  flag("endpoints", "stringSlice", "[127.0.0.1:2379]", "gRPC endpoints"),
+  flag("debug", "bool", "false", "enable client-side debug logging"),
+  flag("write-out", "string", "simple", "set the output format (fields, json, protobuf, simple, table)", "w"),
+  flag("hex", "bool", "false", "print byte strings as hex encoded strings"),
+  flag("dial-timeout", "duration", "2s", "dial timeout for client connections"),
+  flag("command-timeout", "duration", "5s", "timeout for short running command (excluding dial timeout)"),
+  flag("keepalive-time", "duration", "2s", "keepalive time for client connections"),
+  flag("keepalive-timeout", "duration", "6s", "keepalive timeout for client connections"),
+  flag("insecure-transport", "bool", "true", "disable transport security for client connections"),
+  flag("insecure-discovery", "bool", "true", "accept insecure SRV records describing cluster endpoints"),
+  flag("insecure-skip-tls-verify", "bool", "false", "skip server certificate verification (CAUTION: this option should be enabled only for testing purposes)"),
+  flag("cert", "string", "", "identify secure client using this TLS certificate file"),
+  flag("key", "string", "", "identify secure client using this TLS key file"),
+  flag("cacert", "string", "", "verify certificates of TLS-enabled secure servers using this CA bundle"),
+  flag("user", "string", "", "username[:password] for authentication (prompt if password is not supplied)"),
+  flag("password", "string", "", "password for authentication (if this option is used, --user option shouldn't include password)"),
+  flag("discovery-srv", "string", "", "domain name to query for SRV records describing cluster endpoints", "d"),
+  flag("discovery-srv-name", "string", "", "service name to query when using DNS discovery"),
+];
+
+/** capnslog's line format: `2006-01-02 15:04:05.000000 L | pkg/flags: message`. */
+function capnslog(level: "C" | "W", message: string): string {
+  const now = new Date();
+  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+  const stamp =
+    `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())} ` +
+    `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}.${pad(now.getMilliseconds() * 1000, 6)}`;
+  return `${stamp} ${level} | pkg/flags: ${message}\n`;
+}
+
+function envKey(name: string): string {
+  return `ETCDCTL_${name.toUpperCase().replace(/-/g, "_")}`;
+}
+
+/**
+ * Applies ETCDCTL_* variables to the global flags not set on the command line, as etcdctl 3.4's
+ * SetPflagsFromEnv: a variable that duplicates a flag given on the command line is fatal, and
+ * unknown ETCDCTL_* variables draw a warning. `extraNames` are flags the command adds (watch).
+ */
+export function applyEnvironment(flags: FlagSet, inherited: readonly FlagDef[], extraNames: readonly string[] = []): void {
+  const names = [...inherited.map((d) => d.name), ...extraNames];
+  const alreadySet = new Set<string>();
+  const used = new Set<string>();
+  for (const name of names) {
+    const key = envKey(name);
+    if (flags.has(name) && flags.changed(name)) {
+      alreadySet.add(key);
+      continue;
+    }
+    const value = process.env[key];
+    if (value === undefined || value === "") continue;
+    used.add(key);
+    if (!flags.has(name)) continue;
+    try {
+      flags.set(name, value);
+    } catch {
+      // etcdctl ignores the error SetPflagsFromEnv returns; the flag keeps its default.
+    }
+  }
+  for (const [key, value] of Object.entries(process.env)) {
+    if (used.has(key)) continue;
+    if (alreadySet.has(key)) {
+      err(capnslog("C", `conflicting environment variable ${JSON.stringify(key)} is shadowed by corresponding command-line flag (either unset environment variable or disable flag)`));
+      throw new CtlExit(ExitCode.error, "", true);
+    }
+    if (key.startsWith("ETCDCTL_")) err(capnslog("W", `unrecognized environment variable ${key}=${value}`));
+  }
+}
+
+/** Go's Value.String() of a flag, for --debug. */
+function flagText(flags: FlagSet, def: FlagDef): string {
+  switch (def.kind) {
+    case "bool":
+      return String(flags.bool(def.name));
+    case "duration":
+      return formatGoDuration(flags.durationMs(def.name));
+    case "stringSlice":
+      return `[${flags.strings(def.name).join(",")}]`;
+    case "int64":
+    case "uint64":
+      return String(flags.bigint(def.name));
+    case "int":
+      return String(flags.int(def.name));
+    case "string":
+      return flags.string(def.name);
+  }
+}
+
+/** The printer for -w/--hex, or exit 4 for an unknown format. */
+export function printerFor(flags: FlagSet): Printer {
+  const format = flags.string("write-out");
+  switch (format) {
+    case "simple":
+      return new SimplePrinter(flags.bool("hex"));
+    case "json":
+      return new JsonPrinter();
+    case "fields":
+      return new FieldsPrinter();
+    case "table":
+      return new TablePrinter();
+    case "protobuf":
+      return new ProtobufPrinter();
+    default:
+      throw new CtlExit(ExitCode.badFeature, "unsupported output format");
+  }
+}
+
+/** Everything a command needs to talk to etcd, resolved from flags and environment. */
+export interface GlobalConfig {
+  readonly endpoints: string[];
+  readonly options: ClientOptions;
+  readonly commandTimeoutMs: number;
+  readonly printer: Printer;
+}
+
+/** Zap's production JSON line for a failed unary attempt, as clientv3's retry interceptor logs it. */
+function attemptLogger(clientId: string): (failure: AttemptFailure) => void {
+  return (failure) => {
+    const line = {
+      level: "warn",
+      ts: new Date().toISOString(),
+      caller: "clientv3/retry_interceptor.go:62",
+      msg: "retrying of unary invoker failed",
+      target: `endpoint://client-${clientId}/${failure.target}`,
+      attempt: failure.attempt,
+      error: `rpc error: code = ${grpcCodeGoName[failure.code]} desc = ${failure.details}`,
+    };
+    err(`${JSON.stringify(line)}\n`);
+  };
+}
+
+function nonEmptyPath(flags: FlagSet, name: string): string | undefined {
+  const value = flags.string(name);
+  if (value === "" && flags.changed(name)) exitWithError(ExitCode.badArgs, new Error(`empty string is passed to --${name} option`));
+  return value === "" ? undefined : value;
+}
+
+/** Resolves the global configuration (etcdctl's clientConfigFromCmd). */
+export function globalConfig(invocation: Invocation, extraEnvNames: readonly string[] = []): GlobalConfig {
+  const flags = invocation.flags;
+  const inherited = invocation.command.inheritedFlagDefs();
+  applyEnvironment(flags, inherited, extraEnvNames);
+  if (flags.bool("debug")) {
+    for (const def of [...inherited].sort((a, b) => (a.name < b.name ? -1 : 1))) err(`${envKey(def.name)}=${flagText(flags, def)}\n`);
+  }
+  if (flags.string("discovery-srv") !== "") {
+    throw new CtlExit(ExitCode.error, "DNS SRV discovery (--discovery-srv) is not supported by cairnctl");
+  }
+  const endpoints = flags.strings("endpoints").map((e) => e.trim());
+  const printer = printerFor(flags);
+  const certFile = nonEmptyPath(flags, "cert");
+  const keyFile = nonEmptyPath(flags, "key");
+  const caFile = nonEmptyPath(flags, "cacert");
+  const anyTls = certFile !== undefined || keyFile !== undefined || caFile !== undefined;
+  const useTls = anyTls || !flags.bool("insecure-transport");
+  const tls = useTls
+    ? { ...(caFile === undefined ? {} : { caFile }), ...(certFile === undefined ? {} : { certFile }), ...(keyFile === undefined ? {} : { keyFile }), insecureSkipVerify: flags.bool("insecure-skip-tls-verify") }
+    : undefined;
+  let username: string | undefined;
+  let password: string | undefined;
+  const user = flags.string("user");
+  if (user !== "") {
+    if (flags.string("password") !== "") {
+      username = user;
+      password = flags.string("password");
+    } else {
+      const colon = user.indexOf(":");
+      if (colon === -1) throw new CtlExit(ExitCode.error, "cairnctl cannot prompt for a password; use --user=name:password or --password");
+      username = user.slice(0, colon);
+      password = user.slice(colon + 1);
+    }
+  }
+  const options: ClientOptions = {
+    endpoints,
+    dialTimeoutMs: flags.durationMs("dial-timeout"),
+    keepaliveTimeMs: flags.durationMs("keepalive-time"),
+    keepaliveTimeoutMs: flags.durationMs("keepalive-timeout"),
+    ...(tls === undefined ? {} : { tls }),
+    ...(username === undefined ? {} : { username, password: password ?? "" }),
+    onAttemptFailed: attemptLogger(randomUUID()),
+  };
+  return { endpoints, options, commandTimeoutMs: flags.durationMs("command-timeout"), printer };
+}
+
+/**
+ * Connects like clientv3.New: etcd 3.4's client does not wait for a connection here, so an
+ * unreachable endpoint surfaces when the first call times out. Authentication happens up front.
+ */
+export async function connect(config: GlobalConfig, overrides: Partial<ClientOptions> = {}): Promise<EtcdClient> {
+  try {
+    return await EtcdClient.connect({ ...config.options, dialTimeoutMs: 0, commandTimeoutMs: config.commandTimeoutMs, ...overrides });
+  } catch (error) {
+    exitWithError(ExitCode.badConnection, error);
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Binds the server's KvStore port to src/storage: the MVCC store on the LMDB backend. Translates
+ * storage's errors into the shared error table and storage's KeyValue into the wire type, and
+ * commits the backend batch after every applied entry so that an entry's effects and its consistent
+ * index are published together.
+ */
+import { create } from "@bufbuild/protobuf";
+import { etcdError } from "../api/errors.js";
+import { KeyValueSchema, type KeyValue } from "../api/gen/mvccpb/kv_pb.js";
+import { LmdbBackend } from "../storage/backend/lmdb.js";
+import { CompactedError, FutureRevisionError } from "../storage/mvcc/errors.js";
+import { MvccStore, type TxnRead, type TxnWrite } from "../storage/mvcc/store.js";
+import type { KeyValue as StoredKeyValue } from "../storage/schema.js";
+import type { KvRead, KvStore, KvWrite, RangeOptions, RangeResult } from "./kv.js";
+
+function toWire(kv: StoredKeyValue): KeyValue {
+  return create(KeyValueSchema, {
+    key: kv.key,
+    createRevision: BigInt(kv.createRevision),
+    modRevision: BigInt(kv.modRevision),
+    version: BigInt(kv.version),
+    value: kv.value,
+    lease: kv.lease,
+  });
+}
+
+/** Runs `fn`, mapping storage's revision errors to etcd's. */
+function translated<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof CompactedError) throw etcdError("compacted");
+    if (err instanceof FutureRevisionError) throw etcdError("futureRev");
+    throw err;
+  }
+}
+
+function range(view: TxnRead, key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions): RangeResult {
+  const result = translated(() => view.range(key, end ?? null, { limit: options.limit, rev: options.revision, count: options.countOnly }));
+  return { kvs: result.kvs.map(toWire), revision: result.rev, count: result.count };
+}
+
+class ReadAdapter implements KvRead {
+  constructor(protected readonly view: TxnRead) {}
+  range(key: Uint8Array, end: Uint8Array | undefined, options: RangeOptions): RangeResult {
+    return range(this.view, key, end, options);
+  }
+  revision(): number {
+    return this.view.rev;
+  }
+  firstRevision(): number {
+    return this.view.firstRev + 1;
+  }
+}
+
+class WriteAdapter extends ReadAdapter implements KvWrite {
+  constructor(private readonly txn: TxnWrite) {
+    super(txn);
+  }
+  put(key: Uint8Array, value: Uint8Array, lease: bigint): number {
+    return this.txn.put(key, value, lease);
+  }
+  deleteRange(key: Uint8Array, end: Uint8Array | undefined): { deleted: number; revision: number } {
+    const { deleted, rev } = this.txn.deleteRange(key, end ?? null);
+    return { deleted, revision: rev };
+  }
+  changes(): number {
+    return this.txn.changes().length;
+  }
+}
+
+export class MvccKvStore implements KvStore {
+  private commitObserver: (seconds: number) => void = () => undefined;
+  constructor(private readonly mvcc: MvccStore) {}
+
+  observeCommits(observer: (seconds: number) => void): void {
+    this.commitObserver = observer;
+  }
+
+  /** Publishes the pending batch, timing the engine commit. */
+  private commit(): void {
+    const start = process.hrtime.bigint();
+    this.mvcc.commit();
+    this.commitObserver(Number(process.hrtime.bigint() - start) / 1e9);
+  }
+
+  read<T>(fn: (txn: KvRead) => T): T {
+    return fn(new ReadAdapter(this.mvcc.read()));
+  }
+
+  write<T>(consistentIndex: number, fn: (txn: KvWrite) => T): T {
+    const txn = this.mvcc.write();
+    try {
+      return fn(new WriteAdapter(txn));
+    } finally {
+      txn.end();
+      this.mvcc.setConsistentIndex(consistentIndex);
+      this.commit();
+    }
+  }
+
+  compact(consistentIndex: number, revision: number): void {
+    translated(() => this.mvcc.compact(revision));
+    this.mvcc.setConsistentIndex(consistentIndex);
+    this.commit();
+  }
+
+  setConsistentIndex(consistentIndex: number): void {
+    this.mvcc.setConsistentIndex(consistentIndex);
+    this.commit();
+  }
+
+  consistentIndex(): number {
+    return this.mvcc.consistentIndex();
+  }
+  currentRevision(): number {
+    return this.mvcc.revision;
+  }
+  compactRevision(): number {
+    return this.mvcc.compactRevision;
+  }
+  hashKV(revision: number): { hash: number; compactRevision: number; revision: number } {
+    return translated(() => this.mvcc.hashKV(revision));
+  }
+  hash(): number {
+    return this.mvcc.hash().hash;
+  }
+  keyCount(): number {
+    return this.mvcc.keyCount();
+  }
+  size(): { totalBytes: number; inUseBytes: number } {
+    return { totalBytes: this.mvcc.sizeBytes(), inUseBytes: this.mvcc.sizeInUseBytes() };
+  }
+  /** LMDB reuses freed pages itself; defragment makes everything durable and keeps the file. */
+  async defragment(): Promise<void> {
+    await this.mvcc.checkpoint();
+  }
+  checkpoint(): Promise<void> {
+    return this.mvcc.checkpoint();
+  }
+  close(): Promise<void> {
+    return this.mvcc.close();
+  }
+}
+
+/** Opens (or creates) the member's backend in `dir`. */
+export async function openKvStore(dir: string, _options: { unsafeNoFsync: boolean }): Promise<KvStore> {
+  const backend = new LmdbBackend({ path: dir });
+  return new MvccKvStore(MvccStore.open(backend));
+}

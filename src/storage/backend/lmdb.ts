@@ -1,0 +1,193 @@
+/**
+ * The LMDB engine (lmdb-js) behind the Backend port. One LMDB environment per member data
+ * directory; each etcd bucket is an LMDB named database with binary keys and values, so byte order
+ * is LMDB's memcmp order, the same as bbolt's.
+ *
+ * Commits run as synchronous LMDB transactions with `noSync`: they are atomic and visible at once
+ * and survive a process crash (the pages are in the OS cache), but reach stable storage only at
+ * `checkpoint()` (mdb_env_sync). Cairn's WAL covers everything in between.
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { open, type Database, type RootDatabase } from "lmdb";
+import { PendingBatch, compareBytes, keyBytes, type Backend, type BucketEntry } from "./backend.js";
+
+/** Settings of the LMDB engine. */
+export interface LmdbBackendOptions {
+  /** Directory for data.mdb and lock.mdb (created if missing). */
+  path: string;
+  /** Initial memory-map size in bytes; lmdb-js grows it when needed (default 1 GiB). */
+  mapSizeBytes?: number;
+}
+
+/** Named database holding the bucket names, so buckets (even empty ones) survive a reopen. */
+const BUCKET_REGISTRY = "~cairn-buckets";
+const EMPTY = new Uint8Array(0);
+
+type BinaryDb = Database<Buffer, Buffer>;
+
+export class LmdbBackend implements Backend {
+  private env: RootDatabase;
+  private registry: BinaryDb;
+  /** Open database handles by bucket name (every known bucket is open). */
+  private readonly dbs = new Map<string, BinaryDb>();
+  private readonly pending = new PendingBatch();
+  private readonly path: string;
+  private readonly mapSizeBytes: number;
+
+  constructor(options: LmdbBackendOptions) {
+    this.path = options.path;
+    this.mapSizeBytes = options.mapSizeBytes ?? 1024 * 1024 * 1024;
+    this.env = open({ path: options.path, noSync: true, maxDbs: 64, mapSize: this.mapSizeBytes });
+    this.registry = this.openDb(BUCKET_REGISTRY);
+    this.openBuckets();
+  }
+
+  private openBuckets(): void {
+    this.dbs.clear();
+    for (const key of this.registry.getKeys({})) this.dbs.set(Buffer.from(key).toString("latin1"), this.openDb(Buffer.from(key).toString("latin1")));
+  }
+
+  /**
+   * Rewrites the engine file without free pages (etcd's Defragment): a compacting copy is made
+   * beside it, synced, and atomically renamed over data.mdb; then the engine is reopened.
+   */
+  async defragment(): Promise<void> {
+    await this.checkpoint();
+    const scratch = `${this.path}.defrag`;
+    rmSync(scratch, { recursive: true, force: true });
+    mkdirSync(scratch, { recursive: true });
+    await this.env.backup(scratch, true);
+    syncFile(join(scratch, "data.mdb"));
+    await this.env.close();
+    renameSync(join(scratch, "data.mdb"), join(this.path, "data.mdb"));
+    syncFile(this.path);
+    rmSync(scratch, { recursive: true, force: true });
+    this.env = open({ path: this.path, noSync: true, maxDbs: 64, mapSize: this.mapSizeBytes });
+    this.registry = this.openDb(BUCKET_REGISTRY);
+    this.openBuckets();
+  }
+
+  private openDb(name: string): BinaryDb {
+    return this.env.openDB<Buffer, Buffer>({ name, keyEncoding: "binary", encoding: "binary" });
+  }
+
+  private db(bucket: string): BinaryDb {
+    let db = this.dbs.get(bucket);
+    if (db === undefined) {
+      db = this.openDb(bucket);
+      this.dbs.set(bucket, db);
+      this.pending.creates.add(bucket);
+    }
+    return db;
+  }
+
+  createBucket(bucket: string): void {
+    this.db(bucket);
+  }
+
+  buckets(): string[] {
+    return [...this.dbs.keys()].sort((a, b) => compareBytes(Buffer.from(a, "latin1"), Buffer.from(b, "latin1")));
+  }
+
+  get(bucket: string, key: Uint8Array): Uint8Array | undefined {
+    const pending = this.pending.lookup(bucket, key);
+    if (pending !== undefined) return pending ?? undefined;
+    const db = this.dbs.get(bucket);
+    if (db === undefined) return undefined;
+    return db.getBinary(asBuffer(key)) ?? undefined;
+  }
+
+  put(bucket: string, key: Uint8Array, value: Uint8Array): void {
+    this.db(bucket);
+    this.pending.put(bucket, key, value.slice());
+  }
+
+  delete(bucket: string, key: Uint8Array): void {
+    this.db(bucket);
+    this.pending.put(bucket, key, null);
+  }
+
+  range(bucket: string, start: Uint8Array, end: Uint8Array | null, limit = 0): BucketEntry[] {
+    const db = this.dbs.get(bucket);
+    if (db === undefined) return [];
+    const options: { start?: Buffer; end?: Buffer; limit?: number } = {};
+    if (start.length > 0) options.start = asBuffer(start);
+    if (end !== null) options.end = asBuffer(end);
+    if (limit > 0) options.limit = limit;
+    const out: BucketEntry[] = [];
+    for (const { key, value } of db.getRange(options)) out.push({ key: new Uint8Array(key), value: new Uint8Array(value) });
+    return out;
+  }
+
+  forEach(bucket: string, fn: (key: Uint8Array, value: Uint8Array) => void): void {
+    const db = this.dbs.get(bucket);
+    if (db === undefined) return;
+    for (const { key, value } of db.getRange({})) fn(key, value);
+  }
+
+  hasPending(): boolean {
+    return !this.pending.isEmpty();
+  }
+
+  commit(): void {
+    if (this.pending.isEmpty()) return;
+    this.env.transactionSync(() => {
+      for (const bucket of this.pending.creates) this.registry.putSync(Buffer.from(bucket, "latin1"), Buffer.from(EMPTY));
+      for (const [bucket, writes] of this.pending.writes) {
+        const db = this.db(bucket);
+        for (const [k, v] of writes) {
+          if (v === null) db.removeSync(Buffer.from(keyBytes(k)));
+          else db.putSync(Buffer.from(keyBytes(k)), asBuffer(v));
+        }
+      }
+    });
+    this.pending.clear();
+  }
+
+  checkpoint(): Promise<void> {
+    this.commit();
+    return new Promise((resolve, reject) => {
+      // mdb_env_sync with force: flushes every committed transaction.
+      (this.env as unknown as { sync(cb: (error: unknown) => void): void }).sync((error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  sizeBytes(): number {
+    try {
+      return statSync(join(this.path, "data.mdb")).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  sizeInUseBytes(): number {
+    let pages = 2; // LMDB's two meta pages
+    let pageSize = 4096;
+    for (const db of [this.registry, ...this.dbs.values()]) {
+      const stats = db.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+      pageSize = stats.pageSize;
+      pages += stats.treeBranchPageCount + stats.treeLeafPageCount + stats.overflowPages;
+    }
+    return pages * pageSize;
+  }
+
+  async close(): Promise<void> {
+    await this.checkpoint();
+    await this.env.close();
+  }
+}
+
+/** fsyncs a file or directory. */
+function syncFile(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

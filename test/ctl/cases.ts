@@ -1,0 +1,93 @@
+/**
+ * Case files for the differential suite (test/ctl/cases/*.txt). A file is one group:
+ *
+ *   mode: fresh | shared     fresh: every case gets its own new etcd (one per tool, same ports, so
+ *                            cluster and member ids agree); shared: one etcd for the whole group,
+ *                            for read-only cases
+ *   etcd: <flags>            extra etcd flags for the group
+ *   tls: true                serve clients over TLS with client certificates ($CACERT $CERT $KEY)
+ *   setup:                   (shared mode) indented shell lines run once, with real etcdctl
+ *
+ *   case: <name>
+ *   setup:                   indented shell lines run before the command, with real etcdctl, output
+ *                            discarded; variables they set are visible to the command
+ *   cmd: <shell line>        the command under test; $CTL is etcdctl or bin/cairnctl
+ *   stdin:                   indented lines fed to the command's standard input
+ *   normalize: a, b          named normalizers (see diff.test.ts) applied to both outputs
+ *   skip: <reason>           a known difference, reported and not run
+ *
+ * Every script runs under bash with ETCDCTL_API=3, ETCDCTL_ENDPOINTS=$EP and EP, URL, DATA set, and
+ * WORK: an empty scratch directory with the same path for both tools.
+ */
+import { readFileSync } from "node:fs";
+
+export interface DiffCase {
+  readonly name: string;
+  readonly setup: string[];
+  readonly cmd: string;
+  readonly stdin: string | undefined;
+  readonly normalize: string[];
+  readonly skip: string | undefined;
+}
+
+export interface CaseGroup {
+  readonly file: string;
+  readonly mode: "fresh" | "shared";
+  readonly etcdFlags: string[];
+  readonly tls: boolean;
+  readonly setup: string[];
+  readonly cases: DiffCase[];
+}
+
+/** Parses one case file. */
+export function parseCaseFile(file: string): CaseGroup {
+  const lines = readFileSync(file, "utf8").split("\n");
+  let mode: "fresh" | "shared" = "fresh";
+  let etcdFlags: string[] = [];
+  let tls = false;
+  const groupSetup: string[] = [];
+  const cases: DiffCase[] = [];
+  let current: { name: string; setup: string[]; cmd: string; stdin: string[] | undefined; normalize: string[]; skip: string | undefined } | undefined;
+  let block: string[] | undefined;
+  const finish = () => {
+    if (current === undefined) return;
+    if (current.cmd === "") throw new Error(`${file}: case ${JSON.stringify(current.name)} has no cmd`);
+    cases.push({ ...current, stdin: current.stdin === undefined ? undefined : `${current.stdin.join("\n")}\n` });
+  };
+  for (const raw of lines) {
+    if (raw.startsWith("  ") && block !== undefined) {
+      block.push(raw.slice(2));
+      continue;
+    }
+    block = undefined;
+    const line = raw.trimEnd();
+    if (line === "" || line.startsWith("#")) continue;
+    const colon = line.indexOf(":");
+    if (colon === -1) throw new Error(`${file}: cannot parse line ${JSON.stringify(line)}`);
+    const key = line.slice(0, colon);
+    const value = line.slice(colon + 1).trim();
+    if (key === "case") {
+      finish();
+      current = { name: value, setup: [], cmd: "", stdin: undefined, normalize: [], skip: undefined };
+      continue;
+    }
+    if (current === undefined) {
+      if (key === "mode") mode = value === "shared" ? "shared" : "fresh";
+      else if (key === "etcd") etcdFlags = value.split(/\s+/).filter((f) => f !== "");
+      else if (key === "tls") tls = value === "true";
+      else if (key === "setup") block = groupSetup;
+      else throw new Error(`${file}: unknown group key ${key}`);
+      continue;
+    }
+    if (key === "setup") block = current.setup;
+    else if (key === "cmd") current.cmd = value;
+    else if (key === "stdin") {
+      current.stdin = [];
+      block = current.stdin;
+    } else if (key === "normalize") current.normalize = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    else if (key === "skip") current.skip = value;
+    else throw new Error(`${file}: unknown case key ${key}`);
+  }
+  finish();
+  return { file, mode, etcdFlags, tls, setup: groupSetup, cases };
+}

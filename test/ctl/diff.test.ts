@@ -1,0 +1,178 @@
+/**
+ * Differential suite: every case runs once with etcdctl 3.4 and once with bin/cairnctl against the
+ * same etcd 3.4 state, and stdout, stderr and exit code must be byte for byte equal after the
+ * normalizations named below (times, durations, random ids, and the program name).
+ */
+import { describe, test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { freePort, skipWithoutEtcd, startEtcd, type EtcdProcess } from "../client/etcd.js";
+import { haveOpenssl, makePki, type TestPki } from "../client/tls.js";
+import { parseCaseFile, type CaseGroup, type DiffCase } from "./cases.js";
+
+const casesDir = resolve("test/ctl/cases");
+const cairnctl = resolve("bin/cairnctl");
+
+interface RunResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly code: number | null;
+}
+
+/** Normalizations every comparison gets: wall-clock stamps, clientv3's random client id, our name. */
+function baseNormalize(text: string): string {
+  return text
+    .replace(/"ts":"[^"]*"/g, '"ts":"<ts>"')
+    .replace(/"ts":[0-9.]+/g, '"ts":<ts>')
+    .replace(/endpoint:\/\/client-[0-9a-f-]{36}\//g, "endpoint://client-<uuid>/")
+    .replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} /gm, "<time> ")
+    .replace(/\bcairnctl\b/g, "etcdctl");
+}
+
+const goDuration = /\b\d+(?:\.\d+)?(?:ns|µs|ms|s|m|h)\b/g;
+
+/** Opt-in normalizations, named in case files. */
+const normalizers: Record<string, (text: string) => string> = {
+  /** Round-trip times of endpoint health and check perf. */
+  took: (t) => t.replace(/took = \S+/g, "took = <dur>").replace(/"took":"[^"]*"/g, '"took":"<dur>"').replace(/"took":[0-9.e-]+/g, '"took":<dur>').replace(/"Took" : \S+/g, '"Took" : <dur>'),
+  /** Durations in tables: durations replaced, then padding collapsed since widths follow them. */
+  "table-took": (t) => t.replace(goDuration, "<dur>").replace(/-+/g, "-").replace(/ +/g, " "),
+  /** Lease ids are chosen by the server from its clock. */
+  "lease-id": (t) =>
+    t
+      .replace(/\b[0-9a-f]{16}\b/g, "<hexid>")
+      .replace(/"(ID|id|lease)":\d+/g, '"$1":<id>')
+      .replace(/"ID" : \d+/g, '"ID" : <id>')
+      .replace(/\/[0-9a-f]{15,16}\b/g, "/<hexid>"),
+  /** Remaining lease time depends on when the call lands relative to the grant. */
+  ttl: (t) => t.replace(/remaining\(\d+s\)/g, "remaining(<n>s)").replace(/"(ttl|TTL)":\d+/g, '"$1":<n>').replace(/"TTL" : \d+/g, '"TTL" : <n>').replace(/TTL\(\d+\)/g, "TTL(<n>)"),
+  /** Member ids of members added at run time are random. */
+  "member-id": (t) => t.replace(/\b[0-9a-f]{15,16}\b/g, "<hexid>").replace(/"ID":\d+/g, '"ID":<id>'),
+  /** Database sizes move with timing of background commits. */
+  "db-size": (t) =>
+    t
+      .replace(/\d+(\.\d+)? kB/g, "<size>")
+      .replace(/"dbSize(InUse)?":\d+/g, '"dbSize$1":<n>')
+      .replace(/"totalSize":\d+/g, '"totalSize":<n>')
+      .replace(/"(Size|DBSize)" : \d+/g, '"$1" : <n>'),
+  /** Raft indexes move with internal requests (e.g. lease checkpoints). */
+  "raft-index": (t) => t.replace(/"raft(Applied)?Index":\d+/g, '"raft$1Index":<n>'),
+};
+
+function normalize(text: string, names: readonly string[]): string {
+  let result = baseNormalize(text);
+  for (const name of names) {
+    const fn = normalizers[name];
+    if (fn === undefined) throw new Error(`unknown normalizer ${name}`);
+    result = fn(result);
+  }
+  return result;
+}
+
+interface Target {
+  readonly etcd: EtcdProcess;
+  readonly pki: TestPki | undefined;
+}
+
+function environment(target: Target, tool: string, work = ""): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("ETCDCTL_")) env[key] = value;
+  return {
+    ...env,
+    ETCDCTL_API: "3",
+    ETCDCTL_ENDPOINTS: target.etcd.clientUrl.startsWith("https") ? target.etcd.clientUrl : target.etcd.endpoint,
+    EP: target.etcd.endpoint,
+    URL: target.etcd.clientUrl,
+    DATA: target.etcd.dataDir,
+    CTL: tool,
+    WORK: work,
+    ...(target.pki === undefined
+      ? {}
+      : { CACERT: target.pki.caFile, CERT: target.pki.clientCertFile, KEY: target.pki.clientKeyFile }),
+  };
+}
+
+function runShell(script: string, env: NodeJS.ProcessEnv, stdin: string | undefined): RunResult {
+  const result = spawnSync("bash", ["-c", script], { env, input: stdin ?? "", encoding: "latin1", timeout: 60_000, cwd: process.cwd() });
+  return { stdout: result.stdout, stderr: result.stderr, code: result.status };
+}
+
+function setupScript(lines: readonly string[]): string {
+  return lines.length === 0 ? "" : `{\n${lines.join("\n")}\n} >/dev/null 2>&1 </dev/null\n`;
+}
+
+/** Runs a case in a scratch directory ($WORK) that is the same path for both tools and emptied between. */
+function runCase(target: Target, c: DiffCase, tool: string): RunResult {
+  const work = join(tmpdir(), "cairn-ctl-diff-work");
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  try {
+    return runShell(`${setupScript(c.setup)}${c.cmd}\n`, environment(target, tool, work), c.stdin);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function compare(c: DiffCase, expected: RunResult, actual: RunResult): void {
+  const show = (r: RunResult) => ({
+    code: r.code,
+    stdout: normalize(r.stdout, c.normalize),
+    stderr: normalize(r.stderr, c.normalize),
+  });
+  assert.deepEqual(show(actual), show(expected), `cairnctl differs from etcdctl for: ${c.cmd}`);
+}
+
+function etcdOptions(group: CaseGroup, pki: TestPki | undefined, ports?: { clientPort: number; peerPort: number }) {
+  return {
+    extraArgs: group.etcdFlags,
+    ...(ports ?? {}),
+    ...(pki === undefined ? {} : { tls: { caFile: pki.caFile, certFile: pki.serverCertFile, keyFile: pki.serverKeyFile } }),
+  };
+}
+
+const skipAll = skipWithoutEtcd() || (spawnSync("etcdctl", ["version"], { stdio: "ignore" }).status === 0 ? false : "etcdctl not found");
+const files = existsSync(casesDir) ? readdirSync(casesDir).filter((f) => f.endsWith(".txt")).sort() : [];
+
+for (const file of files) {
+  const group = parseCaseFile(join(casesDir, file));
+  const needsOpenssl = group.tls && !haveOpenssl();
+  describe(`ctl diff: ${file}`, { skip: skipAll || (needsOpenssl ? "openssl not found" : false) }, () => {
+    let pki: TestPki | undefined;
+    let shared: EtcdProcess | undefined;
+    before(async () => {
+      if (group.tls) pki = makePki();
+      if (group.mode === "shared") {
+        shared = await startEtcd(etcdOptions(group, pki));
+        const result = runShell(setupScript(group.setup), environment({ etcd: shared, pki }, "etcdctl"), undefined);
+        if (result.code !== 0) throw new Error(`group setup failed: ${result.stderr}`);
+      }
+    });
+    after(async () => {
+      await shared?.stop();
+      if (pki !== undefined) rmSync(pki.dir, { recursive: true, force: true });
+    });
+    for (const c of group.cases) {
+      test(c.name, { skip: c.skip ?? false }, async () => {
+        if (shared !== undefined) {
+          const target = { etcd: shared, pki };
+          compare(c, runCase(target, c, "etcdctl"), runCase(target, c, cairnctl));
+          return;
+        }
+        const ports = { clientPort: await freePort(), peerPort: await freePort() };
+        const results: RunResult[] = [];
+        for (const tool of ["etcdctl", cairnctl]) {
+          const etcd = await startEtcd(etcdOptions(group, pki, ports));
+          try {
+            results.push(runCase({ etcd, pki }, c, tool));
+          } finally {
+            await etcd.stop();
+          }
+        }
+        compare(c, results[0]!, results[1]!);
+      });
+    }
+  });
+}
