@@ -49,6 +49,10 @@ const normalizers: Record<string, (text: string) => string> = {
       .replace(/\/[0-9a-f]{15,16}\b/g, "/<hexid>"),
   /** Remaining lease time depends on when the call lands relative to the grant. */
   ttl: (t) => t.replace(/remaining\(\d+s\)/g, "remaining(<n>s)").replace(/"(ttl|TTL)":\d+/g, '"$1":<n>').replace(/"TTL" : \d+/g, '"TTL" : <n>').replace(/TTL\(\d+\)/g, "TTL(<n>)"),
+  /** cheggaaa/pb progress bars redraw with carriage returns on their own clock. */
+  progress: (t) => t.replace(/\r[^\n]*\n/g, "<progress>\n"),
+  /** Resident memory measured by check datascale. */
+  memory: (t) => t.replace(/memory used : [0-9.]+ MB/g, "memory used : <n> MB"),
   /** Member ids of members added at run time are random. */
   "member-id": (t) => t.replace(/\b[0-9a-f]{15,16}\b/g, "<hexid>").replace(/"ID":\d+/g, '"ID":<id>'),
   /** Database sizes move with timing of background commits. */
