@@ -61,7 +61,7 @@ const normalizers: Record<string, (text: string) => string> = {
       .sort()
       .join("\n"),
   /** Member ids of members added at run time are random. */
-  "member-id": (t) => t.replace(/\b[0-9a-f]{15,16}\b/g, "<hexid>").replace(/"ID":\d+/g, '"ID":<id>'),
+  "member-id": (t) => t.replace(/(Member|cluster) +[0-9a-f]{15,16}\b/g, "$1 <hexid>").replace(/\b[0-9a-f]{15,16}\b/g, "<hexid>").replace(/"ID":\d+/g, '"ID":<id>'),
   /** Database sizes move with timing of background commits. */
   "db-size": (t) =>
     t
