@@ -269,13 +269,12 @@ export class Member {
     return this.launch();
   }
 
-  /** Stops the server and removes its data dir and log. */
+  /**
+   * Stops the server gracefully (so that node's --cpu-prof can write its profile) and removes its
+   * data dir and log.
+   */
   async destroy(): Promise<void> {
-    const child = this.child;
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await this.exited;
-    }
+    await this.stop();
     rmSync(this.workDir, { recursive: true, force: true });
   }
 }

@@ -18,6 +18,8 @@ import { benchKey, splittable, type Workload } from "./workloads.js";
 
 /** Worker utilization above which the generator, not the server, may have set the pace. */
 export const GENERATOR_SATURATED_UTILIZATION = 0.9;
+/** CPU per worker thread (cores) above which a busy worker counts as saturated rather than starved. */
+export const GENERATOR_SATURATED_CORES_PER_WORKER = 0.75;
 
 export interface WorkloadResult {
   readonly name: string;
@@ -142,7 +144,9 @@ export async function runWorkload(member: Member, workload: Workload, limits: Ru
         cpuMs: generatorCpuMs,
         cores: generatorCpuMs / elapsedMs,
         maxEventLoopUtilization,
-        saturated: maxEventLoopUtilization > GENERATOR_SATURATED_UTILIZATION,
+        // Busy loops alone can mean the threads were waiting for a CPU other processes held; the
+        // generator set the pace only if its threads also got (nearly) a core each.
+        saturated: maxEventLoopUtilization > GENERATOR_SATURATED_UTILIZATION && generatorCpuMs / elapsedMs / count > GENERATOR_SATURATED_CORES_PER_WORKER,
       },
       server: { cpuMs: serverCpuMs, cores: serverCpuMs / elapsedMs },
       otherProcessesCores: Math.max(0, machineMs - generatorCpuMs - serverCpuMs) / elapsedMs,
