@@ -65,8 +65,10 @@ export interface KvStore {
   hash(): number;
   /** Number of live keys. */
   keyCount(): number;
-  /** Physical size and in-use size of the backend, in bytes. */
+  /** Physical size and in-use size of the backend, in bytes (the in-use size is costly to compute). */
   size(): { totalBytes: number; inUseBytes: number };
+  /** Physical size of the backend in bytes (cheap; what the quota is checked against, as in etcd). */
+  totalSizeBytes(): number;
   defragment(): Promise<void>;
   /** Resolves once every committed change is on stable storage. */
   checkpoint(): Promise<void>;

@@ -147,7 +147,7 @@ export class EtcdServer {
       isLeader: () => this.leader === options.memberId,
       committedIndex: () => this.raft.committedIndex(),
       appliedIndex: () => this.raft.appliedIndex(),
-      dbTotalSizeBytes: () => this.store.size().totalBytes,
+      dbTotalSizeBytes: () => this.store.totalSizeBytes(),
       dbInUseBytes: () => this.store.size().inUseBytes,
       keysTotal: () => this.store.keyCount(),
       currentRevision: () => this.store.currentRevision(),
@@ -441,7 +441,7 @@ export class EtcdServer {
   }
 
   private quotaAvailable(requestBytes: number): boolean {
-    return this.store.size().totalBytes + requestBytes <= this.options.quotaBackendBytes;
+    return this.store.totalSizeBytes() + requestBytes <= this.options.quotaBackendBytes;
   }
 
   /** etcd checks the quota before proposing too; over quota, it raises NOSPACE and refuses. */
