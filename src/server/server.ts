@@ -41,6 +41,7 @@ import {
 import { ProposalDroppedError, type Entry, type NodeId } from "../raft/index.js";
 import type { Clock } from "../platform/clock.js";
 import { AlarmStore, applyRange, applyReadOnlyTxn, BackendApplier, CappedApplier, isTxnReadOnly, QuotaApplier, type Applier } from "./apply.js";
+import type { BackendReadView } from "../storage/backend/backend.js";
 import type { KvStore } from "./kv.js";
 import type { Member } from "./membership.js";
 import { ServerMetrics } from "./metrics.js";
@@ -290,6 +291,11 @@ export class EtcdServer {
   async defragment(): Promise<DefragmentResponse> {
     await this.store.defragment();
     return create(DefragmentResponseSchema, {});
+  }
+
+  /** A consistent view of the whole backend for Maintenance.Snapshot; the caller releases it. */
+  snapshotView(): BackendReadView {
+    return this.store.snapshotView();
   }
 
   /** etcd's /health: no alarm outside `excluded`, a leader, and a linearizable read that completes. */

@@ -11,7 +11,9 @@ import { LmdbBackend } from "../storage/backend/lmdb.js";
 import { CompactedError, FutureRevisionError } from "../storage/mvcc/errors.js";
 import { MvccStore, type TxnRead, type TxnWrite } from "../storage/mvcc/store.js";
 import type { KeyValue as StoredKeyValue } from "../storage/schema.js";
+import type { BackendReadView } from "../storage/backend/backend.js";
 import type { KvRead, KvStore, KvWrite, RangeOptions, RangeResult } from "./kv.js";
+import { openBackendView } from "./snapshot-stream.js";
 
 function toWire(kv: StoredKeyValue): KeyValue {
   return create(KeyValueSchema, {
@@ -134,6 +136,9 @@ export class MvccKvStore implements KvStore {
   /** LMDB reuses freed pages itself; defragment makes everything durable and keeps the file. */
   async defragment(): Promise<void> {
     await this.mvcc.checkpoint();
+  }
+  snapshotView(): BackendReadView {
+    return openBackendView(this.mvcc.backend);
   }
   close(): Promise<void> {
     return this.mvcc.close();
