@@ -8,11 +8,17 @@ import { streamSnapshot } from "../server/snapshot-stream.js";
 import { notImplemented, toStatus, unary } from "./errors.js";
 
 export function maintenanceHandlers(server: EtcdServer): MaintenanceHandlers {
-  const snapshotLog = createLogger("etcdserver/api/v3rpc", "info");
+  const log = createLogger("etcdserver/api/v3rpc", "info");
   return {
     alarm: unary((request) => server.alarm(request)),
     status: unary(() => server.status()),
-    defragment: unary(() => server.defragment()),
+    defragment: unary(async () => {
+      // etcd's maintenance server logs these two lines around every defragmentation.
+      log.info("starting to defragment the storage backend...");
+      const response = await server.defragment();
+      log.info("finished defragmenting the storage backend");
+      return response;
+    }),
     hash: unary(() => server.hash()),
     hashKV: unary((request) => server.hashKV(Number(request.revision))),
     snapshot: (call) => {
@@ -43,12 +49,12 @@ export function maintenanceHandlers(server: EtcdServer): MaintenanceHandlers {
         call.destroy(toStatus(err));
         return;
       }
-      streamSnapshot(view, sink, snapshotLog).then(
+      streamSnapshot(view, sink, log).then(
         () => {
           if (!ended) call.end();
         },
         (err: unknown) => {
-          snapshotLog.warn(`failed to send database snapshot: ${(err as Error).message}`);
+          log.warn(`failed to send database snapshot: ${(err as Error).message}`);
           if (!ended) call.destroy(toStatus(err));
         },
       );

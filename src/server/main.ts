@@ -14,6 +14,7 @@ import { listenMultiplexed } from "../platform/listener.js";
 import { createLogger } from "../platform/log.js";
 import { parseConfig, urlString, type ServerConfig } from "./config.js";
 import { clusterIdFor, idHex, initialMembers, type Member } from "./membership.js";
+import { resolveQuotaBytes } from "./quota.js";
 import { RaftNode } from "./raftnode.js";
 import { CLUSTER_VERSION, EtcdServer, SERVER_VERSION } from "./server.js";
 import { openKvStore } from "./store.js";
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     electionTicks: Math.max(1, Math.floor(config.electionTimeoutMs / config.heartbeatIntervalMs)),
     maxRequestBytes: config.maxRequestBytes,
     maxTxnOps: config.maxTxnOps,
-    quotaBackendBytes: config.quotaBackendBytes,
+    quotaBackendBytes: resolveQuotaBytes(config.quotaBackendBytes, log),
     requestTimeoutMs: 5000 + 2 * config.electionTimeoutMs,
     clock: realClock,
     store,

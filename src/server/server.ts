@@ -45,6 +45,7 @@ import type { BackendReadView } from "../storage/backend/backend.js";
 import type { KvStore } from "./kv.js";
 import type { Member } from "./membership.js";
 import { ServerMetrics } from "./metrics.js";
+import { BackendQuota, type QuotaRequest } from "./quota.js";
 import { RaftNode } from "./raftnode.js";
 import { decodeRequest, encodeRequest, RequestIdGenerator, RequestKind, type Request } from "./request.js";
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from "./txncheck.js";
@@ -90,6 +91,8 @@ export class EtcdServer {
   private readonly alarms = new AlarmStore();
   private readonly applier: Applier;
   private readonly backend: BackendApplier;
+  /** The space quota (etcd's backendQuota), checked before proposing and after applying writes. */
+  private readonly quota: BackendQuota;
   /** Callers waiting for their entry to be applied, by request ID. */
   private readonly waiters = new Map<bigint, Waiter>();
   private readonly ids: RequestIdGenerator;
@@ -111,7 +114,8 @@ export class EtcdServer {
     this.ids = new RequestIdGenerator(options.memberId, options.clock.nowMs());
     this.backend = new BackendApplier(this.store, this.alarms);
     const capped = new CappedApplier(this.backend, this.alarms);
-    this.applier = new QuotaApplier(capped, (bytes) => this.quotaAvailable(bytes), () => this.raiseNoSpace());
+    this.quota = new BackendQuota(options.quotaBackendBytes, () => this.store.size().totalBytes);
+    this.applier = new QuotaApplier(capped, (request) => this.quota.available(request), () => this.raiseNoSpace());
     this.metrics = new ServerMetrics({
       hasLeader: () => this.leader !== 0n,
       isLeader: () => this.leader === options.memberId,
@@ -207,7 +211,7 @@ export class EtcdServer {
 
   async put(request: PutRequest): Promise<PutResponse> {
     checkPutRequest(request);
-    this.checkQuota(request.key.length + request.value.length);
+    this.checkQuota({ kind: "put", request });
     const response = (await this.propose({ kind: RequestKind.Put, request })) as PutResponse;
     response.header = this.fillHeader(response.header);
     return response;
@@ -227,7 +231,7 @@ export class EtcdServer {
       await this.linearizableReadBarrier();
       response = this.store.read((view) => applyReadOnlyTxn(view, request));
     } else {
-      this.checkQuota(0);
+      this.checkQuota({ kind: "txn", request });
       response = (await this.propose({ kind: RequestKind.Txn, request })) as TxnResponse;
     }
     response.header = this.fillHeader(response.header);
@@ -396,13 +400,9 @@ export class EtcdServer {
     }
   }
 
-  private quotaAvailable(requestBytes: number): boolean {
-    return this.store.size().totalBytes + requestBytes <= this.options.quotaBackendBytes;
-  }
-
   /** etcd checks the quota before proposing too; over quota, it raises NOSPACE and refuses. */
-  private checkQuota(requestBytes: number): void {
-    if (this.quotaAvailable(requestBytes)) return;
+  private checkQuota(request: QuotaRequest): void {
+    if (this.quota.available(request)) return;
     this.raiseNoSpace();
     throw etcdError("noSpace");
   }
