@@ -50,7 +50,7 @@ export interface ClientOptions {
 
 /** One failed attempt of a unary call. */
 export interface AttemptFailure {
-  /** The first endpoint's host part, as clientv3's connection target ends with. */
+  /** The first endpoint as given, which clientv3's connection target ends with. */
   readonly target: string;
   readonly attempt: number;
   readonly code: GrpcCode;
@@ -66,6 +66,8 @@ export interface CallOptions {
   readonly endpointIndex?: number;
   /** Whether the call may be repeated on another endpoint after an unavailability error. */
   readonly idempotent?: boolean;
+  /** Extra request metadata, e.g. `hasleader: "true"` to require a leader as etcdctl's watch does. */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 /** Smallest keepalive interval, as grpc-go enforces on the client side. */
@@ -207,9 +209,10 @@ export class EtcdClient {
     this.token = response.token;
   }
 
-  private metadata(): grpc.Metadata {
+  private metadata(extra: Readonly<Record<string, string>> = {}): grpc.Metadata {
     const metadata = new grpc.Metadata();
     if (this.token !== undefined) metadata.set("token", this.token);
+    for (const [key, value] of Object.entries(extra)) metadata.set(key, value);
     return metadata;
   }
 
@@ -257,7 +260,7 @@ export class EtcdClient {
   }
 
   private reportFailure(attempt: number, code: GrpcCode, details: string): void {
-    const first = this.connections[0]!.endpoint.target;
+    const first = this.connections[0]!.endpoint.original;
     this.options.onAttemptFailed?.({ target: first, attempt, code, details });
   }
 
@@ -319,7 +322,7 @@ export class EtcdClient {
       method.path,
       method.requestSerialize,
       method.responseDeserialize,
-      this.metadata(),
+      this.metadata(options.metadata),
       deadline === undefined ? {} : { deadline },
     );
   }
@@ -337,7 +340,7 @@ export class EtcdClient {
       method.requestSerialize,
       method.responseDeserialize,
       request,
-      this.metadata(),
+      this.metadata(options.metadata),
       deadline === undefined ? {} : { deadline },
     );
   }

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { EtcdClient, type AttemptFailure, type ClientOptions } from "../client/client.js";
 import { grpcCodeGoName } from "../api/errors.js";
 import type { FlagDef, FlagSet } from "./cli/flags.js";
+import type { Invocation } from "./cli/command.js";
 import { formatGoDuration } from "./cli/duration.js";
 import { CtlExit, ExitCode, exitWithError } from "./exit.js";
 import { err } from "./output.js";
@@ -63,8 +64,8 @@ function envKey(name: string): string {
  * SetPflagsFromEnv: a variable that duplicates a flag given on the command line is fatal, and
  * unknown ETCDCTL_* variables draw a warning. `extraNames` are flags the command adds (watch).
  */
-export function applyEnvironment(flags: FlagSet, extraNames: readonly string[] = []): void {
-  const names = [...globalFlagDefs.map((d) => d.name), ...extraNames];
+export function applyEnvironment(flags: FlagSet, inherited: readonly FlagDef[], extraNames: readonly string[] = []): void {
+  const names = [...inherited.map((d) => d.name), ...extraNames];
   const alreadySet = new Set<string>();
   const used = new Set<string>();
   for (const name of names) {
@@ -162,10 +163,12 @@ function nonEmptyPath(flags: FlagSet, name: string): string | undefined {
 }
 
 /** Resolves the global configuration (etcdctl's clientConfigFromCmd). */
-export function globalConfig(flags: FlagSet, extraEnvNames: readonly string[] = []): GlobalConfig {
-  applyEnvironment(flags, extraEnvNames);
+export function globalConfig(invocation: Invocation, extraEnvNames: readonly string[] = []): GlobalConfig {
+  const flags = invocation.flags;
+  const inherited = invocation.command.inheritedFlagDefs();
+  applyEnvironment(flags, inherited, extraEnvNames);
   if (flags.bool("debug")) {
-    for (const def of [...globalFlagDefs].sort((a, b) => (a.name < b.name ? -1 : 1))) err(`${envKey(def.name)}=${flagText(flags, def)}\n`);
+    for (const def of [...inherited].sort((a, b) => (a.name < b.name ? -1 : 1))) err(`${envKey(def.name)}=${flagText(flags, def)}\n`);
   }
   if (flags.string("discovery-srv") !== "") {
     throw new CtlExit(ExitCode.error, "DNS SRV discovery (--discovery-srv) is not supported by cairnctl");

@@ -99,6 +99,7 @@ export function goJsonError(body: Buffer): string | undefined {
     if (trimmed.length === 0) return "unexpected end of JSON input";
     const first = trimmed[0]!;
     if (!/[{["\-0-9tfn]/.test(first)) return `invalid character '${first}' looking for beginning of value`;
-    return "unexpected end of JSON input";
+    // grpc-gateway reads with a streaming decoder, which reports a truncated document this way.
+    return "unexpected EOF";
   }
 }

@@ -76,15 +76,15 @@ async function handle(backend: HttpBackend, limits: HttpLimits, scope: HttpScope
       return;
     }
     if (req.method !== "POST") return methodNotAllowed(res, false);
-    const body = await readBody(req, limits.maxBodyBytes);
+    const { body, size } = await readBody(req, limits.maxBodyBytes);
     if (body === undefined) {
-      return sendJson(res, 400, gatewayError(8, `grpc: received message larger than max (${limits.maxBodyBytes})`));
+      // etcd's gateway forwards to gRPC, whose receive limit answers RESOURCE_EXHAUSTED (HTTP 429).
+      return sendJson(res, httpStatusFromGrpcCode(8), gatewayError(8, `grpc: received message larger than max (${size} vs. ${limits.maxBodyBytes})`));
     }
     const reply = backend.gateway(gatewayPath, body);
-    if (reply !== undefined) {
-      const { status, body: text } = await reply;
-      return sendJson(res, status, text);
-    }
+    if (reply === undefined) return sendText(res, 404, "Not Found\n"); // grpc-gateway's own 404
+    const { status, body: text } = await reply;
+    return sendJson(res, status, text);
   }
   sendText(res, 404, "404 page not found\n");
 }
@@ -132,8 +132,8 @@ export function httpStatusFromGrpcCode(code: number): number {
   return table[code] ?? 500;
 }
 
-/** Reads a request body, or returns undefined when it exceeds `maxBytes`. */
-function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer | undefined> {
+/** Reads a request body; `body` is undefined when it exceeds `maxBytes` (the rest is drained, not kept). */
+function readBody(req: http.IncomingMessage, maxBytes: number): Promise<{ body: Buffer | undefined; size: number }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -143,7 +143,7 @@ function readBody(req: http.IncomingMessage, maxBytes: number): Promise<Buffer |
       if (size > maxBytes) tooLarge = true;
       else chunks.push(chunk);
     });
-    req.on("end", () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
+    req.on("end", () => resolve({ body: tooLarge ? undefined : Buffer.concat(chunks), size }));
     req.on("error", reject);
   });
 }

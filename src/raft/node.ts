@@ -40,8 +40,8 @@
  *
  * A single-member group works the same way: once the first Ready is handled (which applies the
  * bootstrap conf change entries; campaigning waits for them), `campaign()` or electionTicks to
- * 2×electionTicks ticks make it leader at once, with no messages; a proposal is then appended and committed in the same step, so one Ready carries it in
- * both `entries` and `committedEntries`. Step 1 before step 3 is what makes that safe: an entry is
+ * 2×electionTicks ticks make it leader at once, with no messages; a proposal is then appended
+ * and committed in the same step, so one Ready carries it in both `entries` and `committedEntries`. Step 1 before step 3 is what makes that safe: an entry is
  * applied only after it is on disk.
  *
  * ## readStates
@@ -54,11 +54,16 @@
  * leadership change, message loss): the driver must time them out and retry with a fresh ctx.
  * `ctx` must be unique among outstanding requests.
  *
+ * Call ready() again only after advance() of the previous Ready.
+ *
  * ## Restart
  * Construct with the same storage (holding the persisted snapshot, entries and hard state) and no
- * `peers`; pass `applied` if the state machine is durable beyond the snapshot. Committed entries
- * after `applied` (by default the snapshot index) are handed out again, including conf changes,
- * which must be re-applied with applyConfChange.
+ * `peers`. Membership starts as `storage.initialState().confState` (the snapshot's), and committed
+ * entries after the snapshot are handed out again: a state machine that is durable beyond the
+ * snapshot skips the ones it already has (by its own applied index, as etcd's consistent index),
+ * but must still call applyConfChange for every ConfChange entry, or membership is lost. Passing
+ * `applied` suppresses re-delivery up to it; do that only if initialState().confState is the
+ * membership as of `applied`.
  */
 import { encodeConfChange } from "./confchange.js";
 import { ProposalDroppedError, assert } from "./errors.js";

@@ -358,9 +358,11 @@ export class Raft {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if ((this.checkQuorum || this.preVote) && (m.type === MessageType.Heartbeat || m.type === MessageType.App)) {
-        // A stale leader (e.g. after a partition) learns the new term from this response and
-        // steps down; without it, check-quorum or pre-vote could leave it stranded forever.
+      if (m.type === MessageType.Heartbeat || m.type === MessageType.App) {
+        // As in the Raft paper, answer a stale leader with our term so it steps down. Without
+        // this, a member whose term ran ahead (it campaigned alone) stays stranded when its votes
+        // cannot change anyone's term: check-quorum leases ignore them, or its stale
+        // configuration names only members that have since been removed.
         this.send(makeMessage({ type: MessageType.AppResp, to: m.from }));
       } else if (m.type === MessageType.PreVote) {
         this.send(makeMessage({ type: MessageType.PreVoteResp, to: m.from, term: this.term, reject: true }));

@@ -137,8 +137,18 @@ export class DefragmentableBackend implements Backend {
     };
   }
 
-  /** Rewrites the environment with live pages only and swaps it in; see the module comment. */
-  defragment(): DefragResult {
+  /** The Backend port's defragment, done synchronously (see the module comment). */
+  defragment(): Promise<void> {
+    this.defragmentNow();
+    return Promise.resolve();
+  }
+
+  /**
+   * Rewrites the environment with live pages only and swaps it in, in one synchronous step. (The
+   * engine's own `LmdbBackend.defragment` copies asynchronously, and a write committed while its
+   * copy runs would be missing from the file it renames into place.)
+   */
+  defragmentNow(): DefragResult {
     const start = process.hrtime.bigint();
     this.current.commit();
     const beforeBytes = this.sizeBytes();

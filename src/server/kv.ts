@@ -71,6 +71,8 @@ export interface KvStore {
   defragment(): Promise<void>;
   /** A consistent read-only view of every bucket as committed now (Maintenance.Snapshot). */
   snapshotView(): BackendReadView;
+  /** Resolves once every committed change is on stable storage. */
+  checkpoint(): Promise<void>;
   /** Receives the duration of every backend commit, in seconds (etcd_disk_backend_commit_duration_seconds). */
   observeCommits(observer: (seconds: number) => void): void;
   close(): Promise<void>;

@@ -83,8 +83,11 @@ async function main(): Promise<void> {
     maxTxnOps: config.maxTxnOps,
     quotaBackendBytes: resolveQuotaBytes(config.quotaBackendBytes, log),
     requestTimeoutMs: 5000 + 2 * config.electionTimeoutMs,
+    snapshotCount: config.snapshotCount,
+    maxWals: config.maxWals,
     clock: realClock,
     store,
+    warn: (message) => log.warn(message),
   });
   server.start();
   const compactor = newCompactor(

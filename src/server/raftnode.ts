@@ -37,6 +37,12 @@ export interface RaftNodeOptions {
   /** Called after every Ready is fully handled, with the applied index. */
   onApplied: (appliedIndex: number) => void;
   observeFsyncSeconds: (seconds: number) => void;
+  /** Applied entries between snapshots (etcd's --snapshot-count). */
+  snapshotCount: number;
+  /** WAL segments to keep once released by a snapshot (etcd's --max-wals; 0 keeps all). */
+  maxWals: number;
+  /** Makes every applied effect durable in the state machine (before the log behind it is dropped). */
+  persistStateMachine: () => Promise<void>;
 }
 
 /** Bytes of committed entries handed out per Ready (bounds one apply batch). */
@@ -63,6 +69,10 @@ export class RaftNode {
   private scheduled = false;
   private stopTicker: (() => void) | undefined;
   private stopped = false;
+  /** Index of the latest snapshot marker (0: none). */
+  private snapshotIndex = 0;
+  /** A snapshot is being taken (waiting for the state machine to be durable). */
+  private snapshotting = false;
   /** Whether the immediate single-member campaign was started. */
   private campaigned = false;
   /** The error that stopped the loop (a WAL failure); the process must exit. */
@@ -77,12 +87,18 @@ export class RaftNode {
     } else {
       const { wal, state } = Wal.open(options.walDir, walOptions);
       this.wal = wal;
+      if (state.snapshot !== null) {
+        // The state machine holds everything up to the marker; its log prefix is gone.
+        this.storage.applySnapshot({ metadata: state.snapshot, data: new Uint8Array(0) });
+        this.snapshotIndex = state.snapshot.index;
+      }
       this.storage.append(state.entries);
       this.storage.setHardState(state.hardState);
       this.currentTerm = state.hardState.term;
     }
     this.skipThroughIndex = options.appliedIndex;
-    this.applied = 0;
+    // Raft hands out committed entries after the snapshot marker; everything up to it is applied.
+    this.applied = this.snapshotIndex;
     this.committed = this.storage.initialState().hardState.commit;
     this.node = new RawNode({
       id: options.id,
@@ -221,5 +237,44 @@ export class RaftNode {
     this.node.advance(rd);
     this.options.onApplied(this.applied);
     this.maybeCampaignAlone();
+    this.maybeSnapshot();
+  }
+
+  /**
+   * Every snapshotCount applied entries: make the state machine durable, write a snapshot marker
+   * (index, term, membership) to the WAL, drop the log prefix from memory and let the WAL purge
+   * old segments. A restart then starts from the marker instead of the first entry.
+   */
+  private maybeSnapshot(): void {
+    if (this.snapshotting || this.options.snapshotCount <= 0) return;
+    if (this.applied - this.snapshotIndex < this.options.snapshotCount) return;
+    const index = this.applied;
+    const term = this.storage.term(index);
+    const confState = this.node.status().confState;
+    this.snapshotting = true;
+    this.options.persistStateMachine().then(
+      () => {
+        this.snapshotting = false;
+        if (this.stopped || index <= this.snapshotIndex) return;
+        this.wal.saveSnapshot({ index, term, confState });
+        this.wal.sync();
+        this.storage.createSnapshot(index, confState, new Uint8Array(0));
+        this.storage.compact(index);
+        this.snapshotIndex = index;
+        this.wal.releaseTo(index);
+        this.wal.purge(this.options.maxWals);
+      },
+      (err: unknown) => {
+        this.snapshotting = false;
+        this.fatal = err;
+        this.stop();
+        throw err;
+      },
+    );
+  }
+
+  /** Index of the latest snapshot marker, 0 when none. */
+  latestSnapshotIndex(): number {
+    return this.snapshotIndex;
   }
 }

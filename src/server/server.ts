@@ -67,10 +67,16 @@ export interface ServerOptions {
   maxRequestBytes: number;
   maxTxnOps: number;
   quotaBackendBytes: number;
+  /** Applied entries between WAL snapshots (--snapshot-count). */
+  snapshotCount: number;
+  /** WAL segments kept after a snapshot (--max-wals). */
+  maxWals: number;
   /** How long a proposal or read may wait for Raft before "request timed out" (etcd: 5 s + 2 × election). */
   requestTimeoutMs: number;
   clock: Clock;
   store: KvStore;
+  /** Where the server reports timeouts and alarms (etcd logs the same events). */
+  warn?: (message: string) => void;
 }
 
 interface Waiter {
@@ -146,6 +152,9 @@ export class EtcdServer {
       onReadState: (index, ctx) => this.onReadState(index, ctx),
       onApplied: (applied) => this.onApplied(applied),
       observeFsyncSeconds: (s) => this.metrics.walFsyncSeconds.observe(s),
+      snapshotCount: options.snapshotCount,
+      maxWals: options.maxWals,
+      persistStateMachine: () => this.store.checkpoint(),
     });
   }
 
@@ -183,6 +192,10 @@ export class EtcdServer {
   }
   term(): number {
     return this.raft.term();
+  }
+  /** Index of the latest WAL snapshot marker (0: none). */
+  latestSnapshotIndex(): number {
+    return this.raft.latestSnapshotIndex();
   }
   raisedAlarms(): AlarmType[] {
     return this.alarms.get(AlarmType.NONE).map((a) => a.alarm);
@@ -328,6 +341,7 @@ export class EtcdServer {
     return new Promise((resolve, reject) => {
       const cancelTimer = this.options.clock.after(this.options.requestTimeoutMs, () => {
         if (this.waiters.delete(id)) {
+          this.options.warn?.(`request ${id.toString(16)} (${RequestKind[request.kind]}) timed out after ${this.options.requestTimeoutMs} ms (leader ${this.leader.toString(16)}, applied ${this.raft.appliedIndex()}, committed ${this.raft.committedIndex()})`);
           this.metrics.proposalsPending.dec();
           this.metrics.proposalsFailed.inc();
           reject(etcdError("timeout"));
@@ -409,6 +423,7 @@ export class EtcdServer {
 
   private raiseNoSpace(): void {
     if (this.alarms.has(AlarmType.NOSPACE)) return;
+    this.options.warn?.(`backend is over its quota of ${this.options.quotaBackendBytes} bytes: raising the NOSPACE alarm`);
     const request = create(AlarmRequestSchema, { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.options.memberId, alarm: AlarmType.NOSPACE });
     this.propose({ kind: RequestKind.Alarm, request }).catch(() => undefined);
   }
@@ -437,6 +452,7 @@ export class EtcdServer {
           if (j >= 0) round.splice(j, 1);
         }
         this.metrics.slowReadIndex.inc();
+        this.options.warn?.(`linearizable read timed out after ${this.options.requestTimeoutMs} ms (leader ${this.leader.toString(16)}, read round in flight: ${this.readRoundInFlight})`);
         reject(etcdError(this.leader === 0n ? "noLeader" : "timeout"));
       });
       const done = (): void => {

@@ -136,11 +136,14 @@ export class MvccKvStore implements KvStore {
   /** Rewrites the LMDB file with live pages only (see defrag.ts); other engines just checkpoint. */
   async defragment(): Promise<void> {
     const backend = this.mvcc.backend;
-    if (backend instanceof DefragmentableBackend) backend.defragment();
+    if (backend instanceof DefragmentableBackend) backend.defragmentNow();
     else await this.mvcc.checkpoint();
   }
   snapshotView(): BackendReadView {
     return openBackendView(this.mvcc.backend);
+  }
+  checkpoint(): Promise<void> {
+    return this.mvcc.checkpoint();
   }
   close(): Promise<void> {
     return this.mvcc.close();

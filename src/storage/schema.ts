@@ -112,9 +112,11 @@ export function compareRevisions(a: Revision, b: Revision): number {
 export function encodeRevisionKey(rev: Revision, tombstone = false): Uint8Array {
   const out = new Uint8Array(tombstone ? TOMBSTONE_REVISION_KEY_BYTES : REVISION_KEY_BYTES);
   const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(rev.main));
+  view.setUint32(0, Math.floor(rev.main / 2 ** 32));
+  view.setUint32(4, rev.main >>> 0);
   out[8] = REVISION_SEPARATOR;
-  view.setBigUint64(9, BigInt(rev.sub));
+  view.setUint32(9, Math.floor(rev.sub / 2 ** 32));
+  view.setUint32(13, rev.sub >>> 0);
   if (tombstone) out[17] = TOMBSTONE_MARK;
   return out;
 }
@@ -125,7 +127,7 @@ export function decodeRevisionKey(key: Uint8Array): Revision {
     throw new Error(`schema: revision key has ${key.length} bytes, want 17 or 18`);
   }
   const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
-  return { main: Number(view.getBigUint64(0)), sub: Number(view.getBigUint64(9)) };
+  return { main: view.getUint32(0) * 2 ** 32 + view.getUint32(4), sub: view.getUint32(9) * 2 ** 32 + view.getUint32(13) };
 }
 
 /** Whether a revision key carries the tombstone mark. */
@@ -143,35 +145,59 @@ const WIRE_BYTES = 2;
 
 /** Growable byte sink for protobuf encoding. */
 class ProtoWriter {
-  private bytes: number[] = [];
+  private buf: Uint8Array;
+  private length = 0;
 
-  varint(value: bigint): void {
-    let v = BigInt.asUintN(64, value);
+  constructor(capacity = 64) {
+    this.buf = new Uint8Array(capacity);
+  }
+
+  private reserve(extra: number): void {
+    if (this.length + extra <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.length + extra));
+    grown.set(this.buf.subarray(0, this.length));
+    this.buf = grown;
+  }
+
+  /** Writes a varint; non-negative safe integers take the fast path, others go through BigInt. */
+  varint(value: number | bigint): void {
+    this.reserve(10);
+    if (typeof value === "number" && value >= 0 && Number.isSafeInteger(value)) {
+      let v = value;
+      while (v >= 0x80) {
+        this.buf[this.length++] = (v % 0x80) | 0x80;
+        v = Math.floor(v / 0x80);
+      }
+      this.buf[this.length++] = v;
+      return;
+    }
+    let v = BigInt.asUintN(64, BigInt(value));
     while (v >= 0x80n) {
-      this.bytes.push(Number(v & 0x7fn) | 0x80);
+      this.buf[this.length++] = Number(v & 0x7fn) | 0x80;
       v >>= 7n;
     }
-    this.bytes.push(Number(v));
+    this.buf[this.length++] = Number(v);
   }
 
   /** Writes a varint field unless `value` is zero. */
   int64Field(field: number, value: number | bigint): void {
-    const v = BigInt(value);
-    if (v === 0n) return;
-    this.varint(BigInt((field << 3) | WIRE_VARINT));
-    this.varint(v);
+    if (value === 0 || value === 0n) return;
+    this.varint((field << 3) | WIRE_VARINT);
+    this.varint(value);
   }
 
   /** Writes a length-delimited field unless `value` is empty. */
   bytesField(field: number, value: Uint8Array): void {
     if (value.length === 0) return;
-    this.varint(BigInt((field << 3) | WIRE_BYTES));
-    this.varint(BigInt(value.length));
-    for (const b of value) this.bytes.push(b);
+    this.varint((field << 3) | WIRE_BYTES);
+    this.varint(value.length);
+    this.reserve(value.length);
+    this.buf.set(value, this.length);
+    this.length += value.length;
   }
 
   finish(): Uint8Array {
-    return Uint8Array.from(this.bytes);
+    return this.buf.slice(0, this.length);
   }
 }
 
@@ -184,6 +210,7 @@ class ProtoReader {
     return this.offset >= this.buf.length;
   }
 
+  /** Reads a varint as int64 (two's complement) in a BigInt. */
   varint(): bigint {
     let result = 0n;
     for (let shift = 0n; shift < 70n; shift += 7n) {
@@ -195,8 +222,24 @@ class ProtoReader {
     throw new Error("schema: protobuf varint longer than 10 bytes");
   }
 
+  /** Reads a varint as a number; exact for values below 2^49, else via BigInt (exact below 2^53). */
+  varintNumber(): number {
+    const start = this.offset;
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 7; i++) {
+      const b = this.buf[this.offset++];
+      if (b === undefined) throw new Error("schema: truncated protobuf varint");
+      result += (b & 0x7f) * scale;
+      if ((b & 0x80) === 0) return result;
+      scale *= 0x80;
+    }
+    this.offset = start;
+    return Number(this.varint());
+  }
+
   bytes(): Uint8Array {
-    const length = Number(this.varint());
+    const length = this.varintNumber();
     if (length < 0 || this.offset + length > this.buf.length) throw new Error("schema: truncated protobuf bytes field");
     const out = this.buf.subarray(this.offset, this.offset + length);
     this.offset += length;
@@ -242,7 +285,7 @@ export interface KeyValue {
 
 /** Encodes a KeyValue exactly as etcd 3.4's gogoproto marshaler does. */
 export function encodeKeyValue(kv: KeyValue): Uint8Array {
-  const w = new ProtoWriter();
+  const w = new ProtoWriter(kv.key.length + kv.value.length + 40);
   w.bytesField(1, kv.key);
   w.int64Field(2, kv.createRevision);
   w.int64Field(3, kv.modRevision);
@@ -257,13 +300,13 @@ export function decodeKeyValue(buf: Uint8Array): KeyValue {
   const r = new ProtoReader(buf);
   const kv: KeyValue = { key: new Uint8Array(0), createRevision: 0, modRevision: 0, version: 0, value: new Uint8Array(0), lease: 0n };
   while (!r.done()) {
-    const tag = Number(r.varint());
+    const tag = r.varintNumber();
     const field = tag >>> 3;
     const wireType = tag & 7;
     if (field === 1 && wireType === WIRE_BYTES) kv.key = r.bytes();
-    else if (field === 2 && wireType === WIRE_VARINT) kv.createRevision = Number(r.varint());
-    else if (field === 3 && wireType === WIRE_VARINT) kv.modRevision = Number(r.varint());
-    else if (field === 4 && wireType === WIRE_VARINT) kv.version = Number(r.varint());
+    else if (field === 2 && wireType === WIRE_VARINT) kv.createRevision = r.varintNumber();
+    else if (field === 3 && wireType === WIRE_VARINT) kv.modRevision = r.varintNumber();
+    else if (field === 4 && wireType === WIRE_VARINT) kv.version = r.varintNumber();
     else if (field === 5 && wireType === WIRE_BYTES) kv.value = r.bytes();
     else if (field === 6 && wireType === WIRE_VARINT) kv.lease = r.varint();
     else r.skip(wireType);
@@ -313,7 +356,7 @@ export function decodeLease(buf: Uint8Array): LeaseRecord {
   const r = new ProtoReader(buf);
   const lease: LeaseRecord = { id: 0n, ttlSeconds: 0, remainingTtlSeconds: 0 };
   while (!r.done()) {
-    const tag = Number(r.varint());
+    const tag = r.varintNumber();
     const field = tag >>> 3;
     const wireType = tag & 7;
     if (field === 1 && wireType === WIRE_VARINT) lease.id = r.varint();
@@ -350,7 +393,7 @@ export function decodeAlarmKey(buf: Uint8Array): AlarmRecord {
   const r = new ProtoReader(buf);
   const alarm: AlarmRecord = { memberId: 0n, alarm: 0 };
   while (!r.done()) {
-    const tag = Number(r.varint());
+    const tag = r.varintNumber();
     const field = tag >>> 3;
     const wireType = tag & 7;
     if (field === 1 && wireType === WIRE_VARINT) alarm.memberId = BigInt.asUintN(64, r.varint());

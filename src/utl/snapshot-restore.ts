@@ -15,7 +15,7 @@ import type { FileSource } from "../storage/bbolt/source.js";
 import { FlagError, flagIsTrue, formatFlagHelp, parseFlags, type FlagSpec } from "./flags.js";
 import { ExitCode, exitWithError, type CommandIO } from "./io.js";
 import { MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET, encodeMemberJson, encodeMemberKey } from "../storage/schema.js";
-import { MembershipConfigError, buildInitialCluster, type InitialCluster } from "./membership.js";
+import { MembershipConfigError, buildInitialCluster, formatId, type InitialCluster } from "./membership.js";
 import { describeSnapshotError } from "./snapshot-status.js";
 
 const DEFAULT_NAME = "default";
@@ -212,6 +212,9 @@ export async function snapshotRestoreCommand(args: string[], io: CommandIO, targ
       return exitWithError(io, ExitCode.error, "this build cannot write a Cairn data directory yet (no storage backend); the snapshot and flags are valid");
     }
     await executeRestore(plan, target);
+    io.stdout(
+      `restored snapshot ${options.snapshotPath} into ${options.dataDir}: member ${formatId(plan.cluster.local.id)} (${options.name}) in cluster ${formatId(plan.cluster.clusterId)}\n`,
+    );
     return ExitCode.success;
   } finally {
     plan.close();

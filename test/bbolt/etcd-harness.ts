@@ -73,7 +73,10 @@ process.on("exit", () => {
   for (const child of running) child.kill("SIGKILL");
 });
 
-/** A running etcd member on random loopback ports. */
+/** The command that runs Cairn's server from the compiled tree (works for any member start). */
+export const CAIRN_COMMAND = [process.execPath, join(import.meta.dirname, "../../src/server/main.js")];
+
+/** A running etcd (or, with `command: CAIRN_COMMAND`, Cairn) member on random loopback ports. */
 export class EtcdMember {
   private constructor(
     private readonly child: ChildProcess,
@@ -86,7 +89,7 @@ export class EtcdMember {
    * Starts etcd on `dataDir`. For a restored data dir, pass the name, peer URL and token used for
    * the restore so the member's flags match its data.
    */
-  static async start(options: { dataDir: string; name?: string; peerPort?: number; token?: string }): Promise<EtcdMember> {
+  static async start(options: { dataDir: string; name?: string; peerPort?: number; token?: string; command?: string[] }): Promise<EtcdMember> {
     const name = options.name ?? "default";
     const clientURL = `http://127.0.0.1:${await freePort()}`;
     const peerURL = `http://127.0.0.1:${options.peerPort ?? (await freePort())}`;
@@ -101,7 +104,8 @@ export class EtcdMember {
       `--initial-cluster-token=${options.token ?? "etcd-cluster"}`,
       "--log-level=error",
     ];
-    const child = spawn("etcd", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const [program, ...prefix] = options.command ?? ["etcd"];
+    const child = spawn(program!, [...prefix, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     running.add(child);
     const log: string[] = [];
     child.stdout?.on("data", (chunk: Buffer) => log.push(chunk.toString()));
@@ -116,8 +120,12 @@ export class EtcdMember {
     throw new Error(`etcd did not become healthy; log:\n${log.join("")}`);
   }
 
+  /**
+   * Runs etcdctl against this member. The endpoint is given as host:port (etcdctl's own default
+   * form): Cairn's gRPC server rejects the Maintenance calls when etcdctl is given an http:// URL.
+   */
   etcdctl(args: string[]): string {
-    return etcdctlOk(args, { endpoint: this.clientURL });
+    return etcdctlOk(args, { endpoint: this.clientURL.replace(/^http:\/\//, "") });
   }
 
   /** Kills the process and waits for it to exit. */
@@ -141,7 +149,7 @@ export async function putMany(clientURL: string, pairs: [string, string][], conc
         method: "POST",
         body: JSON.stringify({ key: Buffer.from(key).toString("base64"), value: Buffer.from(value).toString("base64") }),
       });
-      if (!response.ok) throw new Error(`put ${key}: HTTP ${response.status}`);
+      if (!response.ok) throw new Error(`put ${key}: HTTP ${response.status} ${await response.text()}`);
       await response.arrayBuffer();
     }
   };

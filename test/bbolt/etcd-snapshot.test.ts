@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { BboltReader, decodeBucketValue } from "../../src/storage/bbolt/reader.js";
 import { checkSnapshotHash, snapshotStatus, writeSnapshotFile } from "../../src/storage/bbolt/snapshot-file.js";
 import { FileSource } from "../../src/storage/bbolt/source.js";
-import { EtcdMember, etcdctl, etcdctlOk, freePort, putMany, requireEtcd, tempDir } from "./etcd-harness.js";
+import { EtcdMember, etcdctl, etcdctlOk, freePort, requireEtcd, tempDir } from "./etcd-harness.js";
+import { hashKV, keyspace, runWorkload } from "./workload.js";
 
 const CAIRNUTL = join(import.meta.dirname, "../../src/utl/main.js");
 const FORMATS = ["simple", "table", "json", "fields"];
@@ -19,31 +20,6 @@ const FORMATS = ["simple", "table", "json", "fields"];
 function cairnutl(args: string[]): { status: number; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [CAIRNUTL, ...args], { encoding: "utf8" });
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** Puts, overwrites, deletes, a compaction, a lease and a value spanning overflow pages. */
-async function runWorkload(member: EtcdMember): Promise<void> {
-  const pairs: [string, string][] = Array.from({ length: 4000 }, (_, i) => [`/registry/pods/ns${i % 7}/pod-${i}`, `value-${i}-${"x".repeat(i % 90)}`]);
-  await putMany(member.clientURL, pairs);
-  await putMany(member.clientURL, pairs.slice(0, 500).map(([k, v]) => [k, `${v}-v2`] as [string, string]));
-  member.etcdctl(["del", "--prefix", "/registry/pods/ns3/"]);
-  member.etcdctl(["put", "big", "b".repeat(100_000)]);
-  const revision = JSON.parse(member.etcdctl(["get", "big", "-w", "json"])).header.revision as number;
-  member.etcdctl(["compact", String(revision - 200)]);
-  const lease = /lease ([0-9a-f]+) granted/.exec(member.etcdctl(["lease", "grant", "3600"]))![1]!;
-  member.etcdctl(["put", "leased", "v", `--lease=${lease}`]);
-  member.etcdctl(["put", "after-compact", "v"]);
-}
-
-/** Keys, values, revisions and versions as `etcdctl get "" --prefix -w json` reports them, plus the revision. */
-function keyspace(member: EtcdMember): { revision: number; kvs: unknown[] } {
-  const out = JSON.parse(member.etcdctl(["get", "", "--prefix", "-w", "json"]));
-  return { revision: out.header.revision, kvs: out.kvs };
-}
-
-function hashKV(member: EtcdMember): { hash: number; compactRevision: number } {
-  const [entry] = JSON.parse(member.etcdctl(["endpoint", "hashkv", "-w", "json"]));
-  return { hash: entry.HashKV.hash, compactRevision: entry.HashKV.compact_revision };
 }
 
 function leases(member: EtcdMember): string {
@@ -151,6 +127,10 @@ test("files written by Cairn pass bbolt's own checks and etcdctl computes the sa
     const file = join(dir.path, "synthetic.db");
     writeSnapshotFile(file, (writer) => {
       writer.beginBucket("alarm");
+      writer.endBucket();
+      // Keys larger than a page: one leaf per key, branch pages spanning overflow pages.
+      writer.beginBucket("bigkeys");
+      for (let i = 0; i < 41; i++) writer.put(Buffer.alloc(5000, 0x41 + i), Buffer.from([i]));
       writer.endBucket();
       writer.beginBucket("key");
       // 40,000 keys: three B+tree levels; every 997th value spans overflow pages.

@@ -16,7 +16,8 @@
  *   normalize: a, b          named normalizers (see diff.test.ts) applied to both outputs
  *   skip: <reason>           a known difference, reported and not run
  *
- * Every script runs under bash with ETCDCTL_API=3, ETCDCTL_ENDPOINTS=$EP and EP, URL, DATA set.
+ * Every script runs under bash with ETCDCTL_API=3, ETCDCTL_ENDPOINTS=$EP and EP, URL, DATA set, and
+ * WORK: an empty scratch directory with the same path for both tools.
  */
 import { readFileSync } from "node:fs";
 

@@ -6,7 +6,8 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, skipWithoutEtcd, startEtcd, type EtcdProcess } from "../client/etcd.js";
 import { haveOpenssl, makePki, type TestPki } from "../client/tls.js";
@@ -25,6 +26,7 @@ interface RunResult {
 function baseNormalize(text: string): string {
   return text
     .replace(/"ts":"[^"]*"/g, '"ts":"<ts>"')
+    .replace(/"ts":[0-9.]+/g, '"ts":<ts>')
     .replace(/endpoint:\/\/client-[0-9a-f-]{36}\//g, "endpoint://client-<uuid>/")
     .replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} /gm, "<time> ")
     .replace(/\bcairnctl\b/g, "etcdctl");
@@ -35,20 +37,27 @@ const goDuration = /\b\d+(?:\.\d+)?(?:ns|µs|ms|s|m|h)\b/g;
 /** Opt-in normalizations, named in case files. */
 const normalizers: Record<string, (text: string) => string> = {
   /** Round-trip times of endpoint health and check perf. */
-  took: (t) => t.replace(/took = \S+/g, "took = <dur>").replace(/"took":"[^"]*"/g, '"took":"<dur>"').replace(/"Took" : \S+/g, '"Took" : <dur>'),
+  took: (t) => t.replace(/took = \S+/g, "took = <dur>").replace(/"took":"[^"]*"/g, '"took":"<dur>"').replace(/"took":[0-9.e-]+/g, '"took":<dur>').replace(/"Took" : \S+/g, '"Took" : <dur>'),
   /** Durations in tables: durations replaced, then padding collapsed since widths follow them. */
   "table-took": (t) => t.replace(goDuration, "<dur>").replace(/-+/g, "-").replace(/ +/g, " "),
   /** Lease ids are chosen by the server from its clock. */
   "lease-id": (t) =>
     t
       .replace(/\b[0-9a-f]{16}\b/g, "<hexid>")
-      .replace(/"(ID|id)":\d+/g, '"$1":<id>')
+      .replace(/"(ID|id|lease)":\d+/g, '"$1":<id>')
       .replace(/"ID" : \d+/g, '"ID" : <id>')
       .replace(/\/[0-9a-f]{15,16}\b/g, "/<hexid>"),
+  /** Remaining lease time depends on when the call lands relative to the grant. */
+  ttl: (t) => t.replace(/remaining\(\d+s\)/g, "remaining(<n>s)").replace(/"(ttl|TTL)":\d+/g, '"$1":<n>').replace(/"TTL" : \d+/g, '"TTL" : <n>').replace(/TTL\(\d+\)/g, "TTL(<n>)"),
   /** Member ids of members added at run time are random. */
   "member-id": (t) => t.replace(/\b[0-9a-f]{15,16}\b/g, "<hexid>").replace(/"ID":\d+/g, '"ID":<id>'),
   /** Database sizes move with timing of background commits. */
-  "db-size": (t) => t.replace(/\d+(\.\d+)? kB/g, "<size>").replace(/"dbSize(InUse)?":\d+/g, '"dbSize$1":<n>'),
+  "db-size": (t) =>
+    t
+      .replace(/\d+(\.\d+)? kB/g, "<size>")
+      .replace(/"dbSize(InUse)?":\d+/g, '"dbSize$1":<n>')
+      .replace(/"totalSize":\d+/g, '"totalSize":<n>')
+      .replace(/"(Size|DBSize)" : \d+/g, '"$1" : <n>'),
   /** Raft indexes move with internal requests (e.g. lease checkpoints). */
   "raft-index": (t) => t.replace(/"raft(Applied)?Index":\d+/g, '"raft$1Index":<n>'),
 };
@@ -68,7 +77,7 @@ interface Target {
   readonly pki: TestPki | undefined;
 }
 
-function environment(target: Target, tool: string): NodeJS.ProcessEnv {
+function environment(target: Target, tool: string, work = ""): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("ETCDCTL_")) env[key] = value;
   return {
@@ -79,6 +88,7 @@ function environment(target: Target, tool: string): NodeJS.ProcessEnv {
     URL: target.etcd.clientUrl,
     DATA: target.etcd.dataDir,
     CTL: tool,
+    WORK: work,
     ...(target.pki === undefined
       ? {}
       : { CACERT: target.pki.caFile, CERT: target.pki.clientCertFile, KEY: target.pki.clientKeyFile }),
@@ -94,8 +104,16 @@ function setupScript(lines: readonly string[]): string {
   return lines.length === 0 ? "" : `{\n${lines.join("\n")}\n} >/dev/null 2>&1 </dev/null\n`;
 }
 
+/** Runs a case in a scratch directory ($WORK) that is the same path for both tools and emptied between. */
 function runCase(target: Target, c: DiffCase, tool: string): RunResult {
-  return runShell(`${setupScript(c.setup)}${c.cmd}\n`, environment(target, tool), c.stdin);
+  const work = join(tmpdir(), "cairn-ctl-diff-work");
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  try {
+    return runShell(`${setupScript(c.setup)}${c.cmd}\n`, environment(target, tool, work), c.stdin);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 function compare(c: DiffCase, expected: RunResult, actual: RunResult): void {

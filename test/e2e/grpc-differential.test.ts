@@ -33,6 +33,7 @@ import {
   TxnResponseSchema,
   type RequestOp,
 } from "../../src/api/gen/etcdserverpb/rpc_pb.js";
+import { SeededRandom } from "../../src/raft/rand.js";
 import { requireEtcd, startMember, type Member } from "./harness.js";
 
 const enc = (s: string): Uint8Array => Buffer.from(s);
@@ -144,10 +145,43 @@ function calls(): Call[] {
   out.push(kv("Compact", { revision: 12n, physical: true }));
   out.push({ method: "HashKV", schema: HashKVRequestSchema, output: HashKVResponseSchema, request: {}, service: "Maintenance" });
   out.push({ method: "HashKV", schema: HashKVRequestSchema, output: HashKVResponseSchema, request: { revision: 14n }, service: "Maintenance" });
+  out.push(...mixedWorkload(new SeededRandom(4), 400));
+  out.push({ method: "HashKV", schema: HashKVRequestSchema, output: HashKVResponseSchema, request: {}, service: "Maintenance" });
   out.push({ method: "HashKV", schema: HashKVRequestSchema, output: HashKVResponseSchema, request: { revision: 3n }, service: "Maintenance" });
   out.push({ method: "Alarm", schema: AlarmRequestSchema, output: AlarmResponseSchema, request: {}, service: "Maintenance" });
   out.push({ method: "MemberList", schema: MemberListRequestSchema, output: MemberListResponseSchema, request: {}, service: "Cluster" });
   out.push(kv("Range", { key: enc("\u0000"), rangeEnd: new Uint8Array([0]) }));
+  return out;
+}
+
+/**
+ * A seeded random mix of puts (new keys, overwrites, prev_kv), deletes (single, ranges), txns with
+ * compares and compactions, each followed by nothing: the HashKV after it must agree.
+ */
+function mixedWorkload(random: SeededRandom, count: number): Call[] {
+  const out: Call[] = [];
+  const key = (): string => `w/${String.fromCharCode(97 + random.intn(20))}${random.intn(3)}`;
+  let revisionFloor = 20;
+  for (let i = 0; i < count; i++) {
+    const dice = random.intn(100);
+    if (dice < 55) out.push(kv("Put", { key: enc(key()), value: enc(`v${i}`), prevKv: random.intn(2) === 0 }));
+    else if (dice < 70) out.push(kv("DeleteRange", { key: enc(key()), prevKv: random.intn(2) === 0 }));
+    else if (dice < 75) {
+      const a = key();
+      out.push(kv("DeleteRange", { key: enc(a), rangeEnd: enc(a.slice(0, 3) + "z") }));
+    } else if (dice < 95) {
+      const k = key();
+      out.push(kv("Txn", {
+        compare: [cmp(k, T.VERSION, random.intn(2) === 0 ? R.GREATER : R.EQUAL, BigInt(random.intn(3)))],
+        success: [putOp(k, `t${i}`), getOp("w/", "w0")],
+        failure: [delOp(key()), putOp(`w/fail${random.intn(5)}`, `f${i}`)],
+      }));
+    } else {
+      revisionFloor += 10;
+      out.push(kv("Compact", { revision: BigInt(revisionFloor + random.intn(10)) }));
+    }
+  }
+  out.push(kv("Range", { key: enc("w/"), rangeEnd: enc("w0") }));
   return out;
 }
 

@@ -313,3 +313,62 @@ test("ConfChange encoding matches etcd's protobuf layout", () => {
   assert.equal(bytes.length, 3 + 2 + 11 + 5);
   assert.deepEqual(decodeConfChange(bytes), cc);
 });
+
+test("restart re-delivers committed conf changes so membership is rebuilt", () => {
+  const c = new Cluster(3);
+  const leader = elect(c, 1);
+  leader.node.proposeConfChange(confChange(ConfChangeType.AddLearnerNode, 4n));
+  c.stabilize();
+  const m = c.member(2);
+  m.node = new (m.node.constructor as typeof import("../../src/raft/node.js").RawNode)(m.config());
+  m.applied = [];
+  // Before the first Ready the membership is only what the snapshot says (here: nothing).
+  assert.deepEqual(m.node.status().confState, { voters: [], learners: [] });
+  m.handleReady();
+  assert.deepEqual(m.node.status().confState, { voters: [1n, 2n, 3n], learners: [4n] });
+});
+
+test("message size limit: appends carry at most maxSizePerMsgBytes of entries (but at least one)", () => {
+  const c = new Cluster(3, { maxSizePerMsgBytes: 100 });
+  const leader = elect(c, 1);
+  c.isolate(2);
+  c.isolate(3);
+  for (let i = 0; i < 10; i++) leader.node.propose(new Uint8Array(30));
+  leader.node.propose(new Uint8Array(500));
+  c.stabilize();
+  c.heal();
+  let maxBytes = 0;
+  let appends = 0;
+  c.observer = (msg) => {
+    if (msg.type !== MessageType.App || msg.entries.length === 0) return;
+    appends++;
+    const bytes = msg.entries.reduce((sum, e) => sum + e.data.byteLength + 16, 0);
+    if (msg.entries.length > 1) maxBytes = Math.max(maxBytes, bytes);
+  };
+  run(c, 5);
+  assert.ok(appends >= 4, `expected the backlog to be split, saw ${appends} appends`);
+  assert.ok(maxBytes <= 100, `a multi-entry append carried ${maxBytes} bytes`);
+  assert.equal(c.member(2).applied.length, leader.applied.length);
+});
+
+test("committed entries per Ready are bounded by maxCommittedSizePerReadyBytes", () => {
+  const c = new Cluster(1);
+  const m = c.member(1);
+  m.node = new (m.node.constructor as typeof import("../../src/raft/node.js").RawNode)({
+    ...m.config([1n]),
+    limits: { maxSizePerMsgBytes: 1 << 20, maxInflightMsgs: 8, maxUncommittedEntriesSizeBytes: 0, maxCommittedSizePerReadyBytes: 200 },
+  });
+  c.stabilize();
+  m.node.campaign();
+  c.stabilize();
+  for (let i = 0; i < 10; i++) m.node.propose(new Uint8Array(50));
+  let readies = 0;
+  while (m.node.hasReady()) {
+    const out = m.handleReady()!;
+    const bytes = out.ready.committedEntries.reduce((sum, e) => sum + e.data.byteLength + 16, 0);
+    if (out.ready.committedEntries.length > 1) assert.ok(bytes <= 200, `${bytes} bytes in one Ready`);
+    readies++;
+  }
+  assert.ok(readies >= 3);
+  assert.equal(m.applied.filter((e) => e.data.byteLength === 50).length, 10);
+});

@@ -19,7 +19,7 @@ import type { KvStore } from "../../src/server/kv.js";
 
 const enc = (s: string): Uint8Array => Buffer.from(s);
 
-function newServer(walDir: string, store: KvStore): EtcdServer {
+function newServer(walDir: string, store: KvStore, snapshotCount = 100_000): EtcdServer {
   return new EtcdServer({
     memberId: 0x1234n,
     clusterId: 0x5678n,
@@ -32,6 +32,8 @@ function newServer(walDir: string, store: KvStore): EtcdServer {
     maxTxnOps: 128,
     quotaBackendBytes: 2 * 1024 * 1024 * 1024,
     requestTimeoutMs: 10_000,
+    snapshotCount,
+    maxWals: 5,
     clock: realClock,
     store,
   });
@@ -69,6 +71,31 @@ test("restart replays the WAL into an empty store and skips what a durable store
     assert.equal(await snapshotOf(server), before);
     await server.put(create(PutRequestSchema, { key: enc("k0"), value: enc("after") }));
     assert.match(await snapshotOf(server), /k0=after/);
+    await server.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+for (const snapshotCount of [10, 1]) test(`a snapshot marker bounds the replay; restart after it keeps every write (snapshot-count ${snapshotCount})`, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "cairn-snap-"));
+  try {
+    const walDir = join(dir, "wal");
+    let server = newServer(walDir, await openKvStore(join(dir, "db"), { unsafeNoFsync: false }), snapshotCount);
+    server.start();
+    for (let i = 0; i < 40; i++) await server.put(create(PutRequestSchema, { key: enc(`k${i % 5}`), value: enc(`v${i}`) }));
+    // Let the asynchronous checkpoint behind the last snapshot finish.
+    for (let i = 0; i < 100 && server.latestSnapshotIndex() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    // With snapshot-count 1 the last snapshot sits at the last entry: nothing follows it in the WAL.
+    for (let i = 0; i < 100 && server.latestSnapshotIndex() < 40; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(server.latestSnapshotIndex() >= 10, `no snapshot taken (index ${server.latestSnapshotIndex()})`);
+    const before = await snapshotOf(server);
+    await server.stop();
+    server = newServer(walDir, await openKvStore(join(dir, "db"), { unsafeNoFsync: false }), snapshotCount);
+    server.start();
+    assert.equal(await snapshotOf(server), before);
+    await server.put(create(PutRequestSchema, { key: enc("k9"), value: enc("after") }));
+    assert.match(await snapshotOf(server), /k9=after/);
     await server.stop();
   } finally {
     rmSync(dir, { recursive: true, force: true });

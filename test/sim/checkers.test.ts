@@ -70,25 +70,37 @@ test("election safety: two leaders in one term are reported", () => {
 
 test("state-machine safety: different entries applied at one index are reported", () => {
   const c = new SafetyChecker();
-  c.observeApply(1n, e(1, 1), 0);
-  c.observeApply(2n, e(1, 1), 0);
+  c.observeApply(1n, e(1, 1), 1, 0);
+  c.observeApply(2n, e(1, 1), 1, 0);
   assert.deepEqual(c.violations, []);
-  c.observeApply(3n, e(2, 1), 1);
+  c.observeApply(3n, e(2, 1), 2, 1);
   assert.match(c.violations[0]!, /^state-machine-safety/);
   const d = new SafetyChecker();
-  d.observeApply(1n, e(1, 1, "x"), 0);
-  d.observeApply(2n, e(1, 1, "y"), 0);
+  d.observeApply(1n, e(1, 1, "x"), 1, 0);
+  d.observeApply(2n, e(1, 1, "y"), 1, 0);
   assert.equal(d.violations.length, 1, "same term, different contents");
 });
 
 test("leader completeness: a new leader missing a committed entry is reported", () => {
   const c = new SafetyChecker();
-  c.observeApply(1n, e(1, 1), 0);
-  c.observeApply(1n, e(1, 2), 0);
+  c.observeApply(1n, e(1, 1), 1, 0);
+  c.observeApply(1n, e(1, 2), 1, 0);
   c.observeLeader(2, 2n, new ArrayLog([e(1, 1), e(1, 2), e(2, 3)]), 1);
   assert.deepEqual(c.violations, []);
   c.observeLeader(3, 3n, new ArrayLog([e(1, 1), e(3, 2)]), 2);
   assert.match(c.violations[0]!, /^leader-completeness: leader 3 of term 3 lacks committed entry 1\/2/);
+});
+
+test("leader completeness: a leader of an older term elected late need not hold entries committed later", () => {
+  const c = new SafetyChecker();
+  // Entry 1/2 is first applied by members already at term 5: it may have been committed in term 5.
+  c.observeApply(1n, e(1, 1), 1, 0);
+  c.observeApply(1n, e(1, 2), 5, 1);
+  c.observeLeader(4, 2n, new ArrayLog([e(1, 1), e(4, 2)]), 2);
+  assert.deepEqual(c.violations, []);
+  // But a leader of term 6 must hold it.
+  c.observeLeader(6, 3n, new ArrayLog([e(1, 1), e(4, 2)]), 3);
+  assert.equal(c.violations.length, 1);
 });
 
 test("log matching: divergent logs that agree at a later index are reported; legal divergence is not", () => {

@@ -42,8 +42,13 @@ export class SafetyChecker {
   readonly violations: string[] = [];
   /** Leader seen for each term. */
   private readonly leaders = new Map<number, NodeId>();
-  /** The entry first applied at each index, by any member: the committed log as observed. */
-  private readonly committed = new Map<number, { term: number; data: Uint8Array; node: NodeId }>();
+  /**
+   * The entry first applied at each index, by any member: the committed log as observed.
+   * `commitTermBound` bounds the term in which it was committed from above: the lowest current
+   * term of any member when it applied the entry (a member learns of a commit from a leader of
+   * that term or an earlier one).
+   */
+  private readonly committed = new Map<number, { term: number; data: Uint8Array; node: NodeId; commitTermBound: number }>();
   /** Highest index in `committed`. */
   private committedMax = 0;
   /** Kinds of violation already reported, so that one fault does not flood the report. */
@@ -57,7 +62,9 @@ export class SafetyChecker {
 
   /**
    * A member became leader of `term`. Checks election safety (one leader per term) and leader
-   * completeness (its log holds every entry committed so far).
+   * completeness: its log holds every entry known to have been committed in an earlier term. (A
+   * leader of an older term can be elected late, e.g. after a pause, when later terms have already
+   * committed more: those entries it need not have.)
    */
   observeLeader(term: number, id: NodeId, log: LogView, now: number): void {
     const previous = this.leaders.get(term);
@@ -68,7 +75,7 @@ export class SafetyChecker {
     const from = Math.max(1, log.firstIndex());
     for (let index = from; index <= this.committedMax; index++) {
       const c = this.committed.get(index);
-      if (c === undefined) continue;
+      if (c === undefined || c.commitTermBound >= term) continue;
       if (log.term(index) !== c.term) {
         this.report(
           "leader-completeness",
@@ -79,14 +86,18 @@ export class SafetyChecker {
     }
   }
 
-  /** A member applied `entry`. Checks state-machine safety: the same entry at each index everywhere. */
-  observeApply(id: NodeId, entry: Entry, now: number): void {
+  /**
+   * Member `id`, whose current term is `currentTerm`, applied `entry`. Checks state-machine
+   * safety: the same entry at each index everywhere.
+   */
+  observeApply(id: NodeId, entry: Entry, currentTerm: number, now: number): void {
     const c = this.committed.get(entry.index);
     if (c === undefined) {
-      this.committed.set(entry.index, { term: entry.term, data: entry.data, node: id });
+      this.committed.set(entry.index, { term: entry.term, data: entry.data, node: id, commitTermBound: currentTerm });
       if (entry.index > this.committedMax) this.committedMax = entry.index;
       return;
     }
+    if (currentTerm < c.commitTermBound) c.commitTermBound = currentTerm;
     if (c.term !== entry.term || !bytesEqual(c.data, entry.data)) {
       this.report(
         "state-machine-safety",

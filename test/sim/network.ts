@@ -39,6 +39,13 @@ export class SimNetwork {
     return true;
   }
 
+  /** Holds a message until `at` (its receiver is paused). */
+  deliverAt(m: Message, at: number): void {
+    const bucket = this.inFlight.get(at);
+    if (bucket) bucket.push(m);
+    else this.inFlight.set(at, [m]);
+  }
+
   private schedule(m: Message, now: number): void {
     const { minDelayMs, maxDelayMs } = this.config;
     const at = now + minDelayMs + this.random.intn(maxDelayMs - minDelayMs + 1);

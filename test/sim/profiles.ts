@@ -18,6 +18,11 @@ export interface Profile {
   compactThreshold: number;
   /** Per-tick probability of proposing a membership change (add voter/learner, promote, remove). */
   membershipRate: number;
+  /**
+   * Per-tick probability of pausing a member (a long GC or VM stall): it neither ticks nor
+   * handles messages for a while, then resumes with its state intact.
+   */
+  pauseRate: number;
   /** Per-tick probability of asking the leader to transfer leadership to a random voter. */
   transferRate: number;
 }
@@ -35,6 +40,7 @@ const base: Profile = {
   compactThreshold: 200,
   membershipRate: 0,
   transferRate: 0,
+  pauseRate: 0,
 };
 
 export const PROFILES: readonly Profile[] = [
@@ -43,7 +49,8 @@ export const PROFILES: readonly Profile[] = [
   { ...base, name: "partitions", maxDelayMs: 15, lossRate: 0.01, partitionRate: 0.01, transferRate: 0.003 },
   { ...base, name: "crashes", maxDelayMs: 15, lossRate: 0.01, crashRate: 0.006, compactThreshold: 30 },
   { ...base, name: "snapshots", maxDelayMs: 20, lossRate: 0.05, partitionRate: 0.004, crashRate: 0.002, compactThreshold: 5 },
-  { ...base, name: "chaos", maxDelayMs: 50, lossRate: 0.08, duplicateRate: 0.05, partitionRate: 0.01, crashRate: 0.006, compactThreshold: 20, transferRate: 0.003 },
+  { ...base, name: "chaos", maxDelayMs: 50, lossRate: 0.08, duplicateRate: 0.05, partitionRate: 0.01, crashRate: 0.006, compactThreshold: 20, transferRate: 0.003, pauseRate: 0.003 },
+  { ...base, name: "pauses", maxDelayMs: 15, lossRate: 0.01, partitionRate: 0.003, pauseRate: 0.01, transferRate: 0.002 },
   { ...base, name: "membership", maxDelayMs: 20, lossRate: 0.03, partitionRate: 0.004, crashRate: 0.003, compactThreshold: 15, membershipRate: 0.02, transferRate: 0.003 },
   { ...base, name: "lying-disk", maxDelayMs: 15, lossRate: 0.02, partitionRate: 0.004, crashRate: 0.02, lyingDisk: true, maxLostWrites: 4, compactThreshold: 100 },
 ];

@@ -70,6 +70,8 @@ class SimMember {
   alive = true;
   /** Tick at which a crashed member restarts. */
   restartAt = 0;
+  /** Simulated ms until which the member is paused (neither ticks nor handles messages). */
+  pausedUntilMs = 0;
   /** Client operations proposed through this member, by op id. */
   pendingOps = new Map<number, KvOperation>();
   /** ReadIndex requests by context, then awaiting apply of `index`. */
@@ -94,6 +96,8 @@ export class Simulation {
   private membershipEffects: ConfChange[] = [];
   private membershipChanges = 0;
   private transfers = 0;
+  /** Op ids of the liveness probe's markers proposed after healing. */
+  private readonly probeMarker = new Set<number>();
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private now = 0;
@@ -169,6 +173,7 @@ export class Simulation {
 
   private crash(member: SimMember): void {
     member.alive = false;
+    member.pausedUntilMs = 0;
     member.disk.crash(this.random, this.profile.maxLostWrites);
     member.restartAt = this.ticks + 10 + this.random.intn(150);
     this.crashes++;
@@ -235,7 +240,7 @@ export class Simulation {
   }
 
   private apply(member: SimMember, entry: Entry): void {
-    this.checker.observeApply(member.id, entry, this.ticks);
+    this.checker.observeApply(member.id, entry, member.node.raft.term, this.ticks);
     if (entry.index !== member.appliedIndex + 1) {
       this.violation(`apply-order: member ${member.id} applied ${entry.index} after ${member.appliedIndex}`);
     }
@@ -362,6 +367,14 @@ export class Simulation {
       this.trace("heal");
     }
     if (!this.network.isCut() && this.random.chance(p.partitionRate)) this.startPartition();
+    if (this.random.chance(p.pauseRate)) {
+      const running = this.ids.filter((id) => this.members.get(id)!.alive && this.members.get(id)!.pausedUntilMs <= this.now);
+      if (running.length > 0) {
+        const member = this.members.get(running[this.random.intn(running.length)]!)!;
+        member.pausedUntilMs = this.now + TICK_MS * (5 + this.random.intn(4 * ELECTION_TICKS));
+        this.trace(`pause ${member.id} until t=${member.pausedUntilMs / TICK_MS}`);
+      }
+    }
     if (this.random.chance(p.crashRate)) {
       const alive = this.ids.filter((id) => this.members.get(id)!.alive);
       if (alive.length > 0) this.crash(this.members.get(alive[this.random.intn(alive.length)]!)!);
@@ -478,12 +491,23 @@ export class Simulation {
   private deliver(): void {
     const { delivered, dropped } = this.network.due(this.now);
     for (const m of dropped) {
+      // The sender's transport notices a cut link: it reports the peer unreachable (and a failed snapshot).
       const sender = this.members.get(m.from);
-      if (m.type === MessageType.Snap && sender?.alive) this.guard(sender, "reportSnapshot", () => sender.node.reportSnapshot(m.to, false));
+      if (!sender?.alive) continue;
+      this.guard(sender, "report", () => {
+        sender.node.reportUnreachable(m.to);
+        if (m.type === MessageType.Snap) sender.node.reportSnapshot(m.to, false);
+        this.handleReady(sender);
+      });
     }
     for (const m of delivered) {
       const target = this.members.get(m.to);
       const sender = this.members.get(m.from);
+      if (target && target.alive && target.pausedUntilMs > this.now) {
+        // The paused process reads its socket when it resumes.
+        this.network.deliverAt(m, target.pausedUntilMs);
+        continue;
+      }
       if (!target || !target.alive) {
         if (m.type === MessageType.Snap && sender?.alive) sender.node.reportSnapshot(m.to, false);
         continue;
@@ -501,7 +525,7 @@ export class Simulation {
 
   private tickAll(): void {
     for (const member of this.members.values()) {
-      if (!member.alive) continue;
+      if (!member.alive || member.pausedUntilMs > this.now) continue;
       this.guard(member, "tick", () => {
         member.node.tick();
         this.handleReady(member);
@@ -587,6 +611,7 @@ export class Simulation {
     this.faultsEnabled = false;
     this.network.heal();
     this.network.config = { ...this.network.config, lossRate: 0, duplicateRate: 0 };
+    for (const member of this.members.values()) member.pausedUntilMs = Math.min(member.pausedUntilMs, this.now + 1);
     for (const member of this.members.values()) {
       if (!member.alive && member.restartAt !== Number.MAX_SAFE_INTEGER) {
         this.guard(member, "restart", () => this.start(member));
@@ -599,7 +624,6 @@ export class Simulation {
    * Liveness probe: propose a marker on the leader (re-proposing if leadership moves) and report
    * whether every running member has applied some marker.
    */
-  private probeMarker = new Set<number>();
   private runProbe(): boolean {
     const running = [...this.members.values()].filter((m) => m.alive);
     if (running.length === 0) return false;
@@ -607,9 +631,11 @@ export class Simulation {
     if (leader && this.ticks % ELECTION_TICKS === 0) {
       const opId = this.nextOpId++;
       try {
-        leader.node.propose(encodeCommand({ op: opId, kind: "put", key: "__probe", value: String(opId) }));
-        this.probeMarker.add(opId);
-        this.handleReady(leader);
+        this.guard(leader, "propose", () => {
+          leader.node.propose(encodeCommand({ op: opId, kind: "put", key: "__probe", value: String(opId) }));
+          this.probeMarker.add(opId);
+          this.handleReady(leader);
+        });
       } catch (error) {
         if (!(error instanceof ProposalDroppedError)) throw error;
       }

@@ -73,7 +73,8 @@ test("HashKV and Range equal etcd 3.4's after the same mixed workload", { skip: 
   const keys = Array.from({ length: 12 }, (_, i) => `k${String(i).padStart(2, "0")}`);
   let compacted = 0;
   const checkpoints: number[] = [];
-  for (let step = 0; step < 70; step++) {
+  let txns = 0;
+  for (let step = 0; step < 90; step++) {
     const choice = random();
     const key = keys[Math.floor(random() * keys.length)]!;
     if (choice < 0.5) {
@@ -92,7 +93,20 @@ test("HashKV and Range equal etcd 3.4's after the same mixed workload", { skip: 
       const [from, to] = key < other ? [key, other] : [other, key];
       etcd.ctl("del", from, to);
       store.deleteRange(bytes(from), bytes(to));
-    } else if (choice < 0.9 && store.revision - 2 > compacted) {
+    } else if (choice < 0.88) {
+      // A transaction: several changes share one main revision with increasing sub revisions.
+      // etcd refuses a txn that touches a key twice, so: put k1, delete [k2, k3), put k4, k1 < k2 < k3 < k4.
+      const picked = [...new Set([0, 1, 2, 3, 4, 5].map(() => keys[Math.floor(random() * keys.length)]!))].sort();
+      if (picked.length < 4) continue;
+      const [k1, k2, k3, k4] = picked as [string, string, string, string];
+      txns++;
+      etcd.ctlWithInput(`\nput ${k1} t${step}a\ndel ${k2} ${k3}\nput ${k4} t${step}b\n\n\n`, "txn");
+      const txn = store.write();
+      txn.put(bytes(k1), bytes(`t${step}a`), 0n);
+      txn.deleteRange(bytes(k2), bytes(k3));
+      txn.put(bytes(k4), bytes(`t${step}b`), 0n);
+      txn.end();
+    } else if (choice < 0.93 && store.revision - 2 > compacted) {
       const at = compacted + 1 + Math.floor(random() * (store.revision - 1 - compacted));
       etcd.ctl("compaction", "--physical", String(at));
       store.compact(at);
@@ -106,6 +120,7 @@ test("HashKV and Range equal etcd 3.4's after the same mixed workload", { skip: 
     assert.deepEqual(storeHashKV(store, 0), { hash: fromEtcd.hash, compact_revision: fromEtcd.compact_revision, revision: fromEtcd.header.revision }, `after step ${step}`);
   }
   assert.ok(compacted > 0, "the workload compacted at least once");
+  assert.ok(txns > 0, "the workload ran multi-op transactions");
 
   // Historical revisions, including compacted ones.
   for (let rev = 1; rev <= store.revision; rev += 3) {

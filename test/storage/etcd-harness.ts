@@ -76,7 +76,12 @@ export class EtcdProcess {
 
   /** Runs etcdctl with ETCDCTL_API=3 against this etcd; throws with stderr on failure. */
   ctl(...args: string[]): string {
-    const result = spawnSync("etcdctl", ["--endpoints", this.endpoint, ...args], { encoding: "utf8", env: { ...process.env, ETCDCTL_API: "3" } });
+    return this.ctlWithInput("", ...args);
+  }
+
+  /** Runs etcdctl with `input` on its stdin (e.g. for `txn`). */
+  ctlWithInput(input: string, ...args: string[]): string {
+    const result = spawnSync("etcdctl", ["--endpoints", this.endpoint, ...args], { input, encoding: "utf8", env: { ...process.env, ETCDCTL_API: "3" } });
     if (result.status !== 0) throw new Error(`etcdctl ${args.join(" ")} failed: ${result.stderr}`);
     return result.stdout;
   }

@@ -13,11 +13,13 @@ export class FaultFileSystem implements FileSystem {
   failNextDatasync = false;
   datasyncs = 0;
   writes = 0;
+  creates = 0;
 
   openReadWrite(path: string): FileHandle {
     return this.wrap(nodeFileSystem.openReadWrite(path));
   }
   create(path: string): FileHandle {
+    this.creates++;
     return this.wrap(nodeFileSystem.create(path));
   }
   list(dir: string): string[] {

@@ -179,3 +179,70 @@ test("bucket export and import reproduce the same store", () => {
   assert.equal(copy.consistentIndex(), 12);
   assert.equal(copy.revision, source.revision);
 });
+
+test("the key index keeps key order across many inserts in random order (chunk splits)", async () => {
+  const { TreeIndex } = await import("../../src/storage/mvcc/key-index.js");
+  const index = new TreeIndex();
+  const keys: string[] = [];
+  let seed = 7;
+  for (let i = 0; i < 6000; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    const key = `k${(seed % 100000).toString().padStart(5, "0")}`;
+    if (index.lookup(b(key)) === undefined) keys.push(key);
+    index.put(b(key), { main: i + 2, sub: 0 });
+  }
+  keys.sort();
+  assert.deepEqual(index.all().map((ki) => str(ki.key)), keys);
+  const from = keys[1234]!;
+  const to = keys[4321]!;
+  assert.deepEqual(index.range(b(from), b(to), 1_000_000).keys.map(str), keys.slice(1234, 4321));
+  assert.deepEqual(index.range(b(from), new Uint8Array(0), 1_000_000).keys.length, keys.length - 1234);
+});
+
+test("put and delete-range requests: prev_kv, ignore_value, ignore_lease, from-key delete", async () => {
+  const { executePut, executeDeleteRange, KeyNotFoundError } = await import("../../src/storage/mvcc/requests.js");
+  const store = MvccStore.open(new MemoryBackend());
+  const put = (req: Parameters<typeof executePut>[1]) => {
+    const txn = store.write();
+    try {
+      return executePut(txn, req);
+    } finally {
+      txn.end();
+    }
+  };
+  assert.throws(() => put({ key: b("k"), value: new Uint8Array(0), ignoreValue: true }), (e: unknown) => e instanceof KeyNotFoundError && e.message === "etcdserver: key not found");
+  assert.equal(store.revision, 1, "a failed put changes nothing");
+  assert.deepEqual(put({ key: b("k"), value: b("v1"), lease: 5n, prevKv: true }), { revision: 2, prevKv: null });
+  const kept = put({ key: b("k"), value: new Uint8Array(0), ignoreValue: true, prevKv: true });
+  assert.equal(str(kept.prevKv!.value), "v1");
+  const now = store.range(b("k"), null).kvs[0]!;
+  assert.deepEqual([str(now.value), now.lease, now.version], ["v1", 0n, 2]);
+  put({ key: b("k"), value: b("v3"), lease: 9n });
+  put({ key: b("k"), value: b("v4"), ignoreLease: true });
+  assert.equal(store.range(b("k"), null).kvs[0]!.lease, 9n);
+  put({ key: b("m"), value: b("x") });
+  const txn = store.write();
+  const deleted = executeDeleteRange(txn, { key: b("a"), rangeEnd: Uint8Array.of(0), prevKv: true });
+  txn.end();
+  assert.deepEqual([deleted.deleted, deleted.revision, deleted.prevKvs.map((kv) => str(kv.key))], [2, 7, ["k", "m"]]);
+});
+
+test("defragment shrinks the LMDB file after compaction and keeps every answer", async (t) => {
+  const dir = tempDir(t);
+  const store = MvccStore.open(new LmdbBackend({ path: dir }));
+  const big = new Uint8Array(4000).fill(1);
+  for (let i = 0; i < 500; i++) store.put(b(`k${i % 10}`), big);
+  store.commit();
+  store.compact(store.revision);
+  const before = { size: store.sizeBytes(), hash: store.hashKV(), inUse: store.sizeInUseBytes() };
+  await store.defragment();
+  assert.ok(store.sizeBytes() < before.size, `size ${store.sizeBytes()} not below ${before.size}`);
+  assert.deepEqual(store.hashKV(), before.hash);
+  store.put(b("after"), b("defrag"));
+  assert.equal(store.range(b("after"), null).count, 1);
+  await store.close();
+  const reopened = MvccStore.open(new LmdbBackend({ path: dir }));
+  assert.equal(reopened.range(b("after"), null).count, 1);
+  assert.equal(reopened.range(b("k0"), null).kvs[0]!.value.length, 4000);
+  await reopened.close();
+});

@@ -84,7 +84,7 @@ test("a rewritten index replaces the tail (Raft log truncation)", (t) => {
 test("group commit: saves in one event-loop turn share one fdatasync", async (t) => {
   const dir = tempDir(t);
   const fs = new FaultFileSystem();
-  const wal = Wal.create(dir, new Uint8Array(0), { segmentBytes: SEGMENT, fs });
+  const wal = Wal.create(dir, new Uint8Array(0), { segmentBytes: SEGMENT, fs, preallocateNextSegment: false });
   const before = fs.datasyncs;
   await Promise.all(range(1, 20).map((e) => wal.commit({ term: 1, vote: 0n, commit: e.index - 1 }, [e])));
   assert.equal(fs.datasyncs - before, 1);
@@ -299,4 +299,32 @@ test("walExists", (t) => {
   assert.equal(walExists(dir), false);
   Wal.create(dir, new Uint8Array(0)).close();
   assert.equal(walExists(dir), true);
+});
+
+test("the next segment is preallocated in the background and used by the cut; close removes the spare", async (t) => {
+  const dir = tempDir(t);
+  const fs = new FaultFileSystem();
+  const wal = Wal.create(dir, new Uint8Array(0), { segmentBytes: SEGMENT, fs });
+  const spare = join(dir, "spare.wal.tmp");
+  for (let turn = 0; turn < 10 && !(readdirSync(dir).includes("spare.wal.tmp") && statSync(spare).size === SEGMENT); turn++) {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(statSync(spare).size, SEGMENT, "spare segment zero-filled to full size");
+  const spareBytes = readFileSync(spare);
+  assert.ok(spareBytes.every((x) => x === 0));
+  const createsBefore = fs.creates;
+  for (let i = 1; i <= 200; i += 10) {
+    wal.save(null, range(i, i + 9, 1, 200));
+    wal.sync();
+  }
+  const cuts = wal.segmentNames().length - 1;
+  assert.ok(cuts >= 2, "cuts happened");
+  assert.equal(fs.creates - createsBefore, cuts - 1, "the first cut used the spare; later ones, with no spare ready, created in line");
+  // The spare became the second segment; a new spare is prepared later.
+  await new Promise((resolve) => setImmediate(resolve));
+  wal.close();
+  assert.ok(!readdirSync(dir).includes("spare.wal.tmp"), "close removes the spare");
+  const { wal: reopened, state } = Wal.open(dir, { segmentBytes: SEGMENT, preallocateNextSegment: false });
+  assert.deepEqual(state.entries.map((e) => e.index), range(1, 200).map((e) => e.index));
+  reopened.close();
 });

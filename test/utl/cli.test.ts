@@ -209,7 +209,7 @@ test("restore: the plan replaces the members, empties members_removed and stream
       ["snapshot", "restore", snapshot, `--data-dir=${out}`, `--wal-dir=${wal}`, "--name=default", "--initial-cluster=default=http://localhost:2380"],
       target,
     );
-    assert.deepEqual(result, { status: 0, stdout: "", stderr: "" });
+    assert.deepEqual(result, { status: 0, stdout: `restored snapshot ${snapshot} into ${out}: member 8e9e05c52164694d (default) in cluster cdf818194e3a8c32\n`, stderr: "" });
     assert.equal(readFileSync(join(out, "marker"), "utf8"), "data");
     assert.equal(readFileSync(join(wal, "marker"), "utf8"), "wal");
     assert.deepEqual([...target.buckets.keys()], ["alarm", "cluster", "key", "lease", "members", "members_removed", "meta"]);

@@ -21,6 +21,8 @@ export interface CommandSpec {
   readonly long?: string;
   readonly aliases?: readonly string[];
   readonly flags?: readonly FlagDef[];
+  /** Flags this command and its descendants share (cobra's PersistentFlags). */
+  readonly persistentFlags?: readonly FlagDef[];
   readonly run?: (invocation: Invocation) => Promise<void> | void;
   readonly subcommands?: readonly CommandSpec[];
 }
@@ -28,13 +30,15 @@ export interface CommandSpec {
 export class Command {
   readonly name: string;
   readonly children: Command[];
+  readonly persistentFlags: readonly FlagDef[];
 
   constructor(
     readonly spec: CommandSpec,
     readonly parent: Command | undefined,
-    /** Flags every descendant inherits (only the root has them). */
-    readonly persistentFlags: readonly FlagDef[] = [],
+    /** Flags every descendant inherits (the root's global flags, or the spec's). */
+    rootPersistentFlags: readonly FlagDef[] = [],
   ) {
+    this.persistentFlags = spec.persistentFlags ?? rootPersistentFlags;
     this.name = spec.use.split(" ")[0]!;
     this.children = (spec.subcommands ?? [])
       .map((child) => new Command(child, this))

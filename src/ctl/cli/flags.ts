@@ -161,12 +161,16 @@ export class FlagSet {
     }
   }
 
+  /** Number of positional arguments before `--`, or -1 when there was none (cobra's ArgsLenAtDash). */
+  argsLenAtDash = -1;
+
   /** Parses args, setting flags; returns the positional arguments in order. */
   parse(args: readonly string[]): string[] {
     const positional: string[] = [];
     for (let i = 0; i < args.length; i++) {
       const arg = args[i]!;
       if (arg === "--") {
+        this.argsLenAtDash = positional.length;
         positional.push(...args.slice(i + 1));
         break;
       }

@@ -1,9 +1,12 @@
 /** Helpers shared by cairnctl's commands: connecting, calling with the command timeout, flags. */
+import { create } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
-import type { EtcdClient } from "../../client/client.js";
+import { MemberListRequestSchema } from "../../api/gen/etcdserverpb/rpc_pb.js";
+import { clusterService } from "../../api/grpc.js";
+import { EtcdClient } from "../../client/client.js";
 import type { Invocation } from "../cli/command.js";
-import type { FlagDef } from "../cli/flags.js";
-import { ExitCode, exitWithError } from "../exit.js";
+import type { FlagDef, FlagSet } from "../cli/flags.js";
+import { ExitCode, exitWithError, goErrorText } from "../exit.js";
 import { connect, globalConfig, type GlobalConfig } from "../global.js";
 import type { Printer } from "../printers/printer.js";
 
@@ -15,7 +18,7 @@ export interface Session {
 
 /** Resolves global flags and connects (etcdctl's mustClientFromCmd). */
 export async function openSession(invocation: Invocation, extraEnvNames: readonly string[] = []): Promise<Session> {
-  const config = globalConfig(invocation.flags, extraEnvNames);
+  const config = globalConfig(invocation, extraEnvNames);
   const client = await connect(config);
   return { config, client, printer: config.printer };
 }
@@ -34,7 +37,6 @@ export async function call<Req, Res>(
     });
   } catch (error) {
     if (options.wrap !== undefined) {
-      const { goErrorText } = await import("../exit.js");
       exitWithError(options.exitCode ?? ExitCode.error, new Error(options.wrap(goErrorText(error))));
     }
     exitWithError(options.exitCode ?? ExitCode.error, error);
@@ -73,4 +75,21 @@ export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * A client for one endpoint, as clientv3's Maintenance calls dial the endpoint they are given
+ * (endpoint status, hashkv, defrag). Errors are returned, not fatal.
+ */
+export async function endpointClient(session: Session, endpoint: string): Promise<EtcdClient> {
+  return EtcdClient.connect({ ...session.config.options, endpoints: [endpoint], dialTimeoutMs: 0, commandTimeoutMs: session.config.commandTimeoutMs });
+}
+
+/** Endpoints to act on: --endpoints, or every client URL of the member list with --cluster. */
+export async function endpointsFromCluster(session: Session, flags: FlagSet): Promise<string[]> {
+  if (!flags.bool("cluster")) return session.config.endpoints;
+  const members = await call(session, clusterService.memberList, create(MemberListRequestSchema), {
+    wrap: (message) => `failed to fetch endpoints from etcd cluster member list: ${message}`,
+  });
+  return members.members.flatMap((m) => m.clientURLs);
 }

@@ -2,7 +2,7 @@
 import { create } from "@bufbuild/protobuf";
 import { DeleteRangeRequestSchema } from "../../api/gen/etcdserverpb/rpc_pb.js";
 import { kvService } from "../../api/grpc.js";
-import type { CommandSpec } from "../cli/command.js";
+import type { CommandSpec, Invocation } from "../cli/command.js";
 import { CtlExit, ExitCode } from "../exit.js";
 import { prefixRangeEnd } from "../printers/simple.js";
 import { call, enc, flag, openSession } from "./common.js";
@@ -16,7 +16,15 @@ export const delCommand: CommandSpec = {
     flag("from-key", "bool", "false", "delete keys that are greater than or equal to the given key using byte compare"),
   ],
   async run(invocation) {
-    const { args, flags } = invocation;
+    const request = deleteRequest(invocation);
+    const session = await openSession(invocation);
+    const response = await call(session, kvService.deleteRange, request);
+    session.printer.del(response);
+  },
+};
+
+/** Builds the DeleteRangeRequest from arguments and flags, validating as etcdctl does. */
+export function deleteRequest({ args, flags }: Pick<Invocation, "args" | "flags">) {
     if (args.length === 0 || args.length > 2) throw new CtlExit(ExitCode.badArgs, "del command needs one argument as key and an optional argument as range_end");
     const prefix = flags.bool("prefix");
     const fromKey = flags.bool("from-key");
@@ -37,8 +45,5 @@ export const delCommand: CommandSpec = {
       if (key.length === 0) key = new Uint8Array([0]);
       rangeEnd = new Uint8Array([0]);
     }
-    const session = await openSession(invocation);
-    const response = await call(session, kvService.deleteRange, create(DeleteRangeRequestSchema, { key, rangeEnd, prevKv: flags.bool("prev-kv") }));
-    session.printer.del(response);
-  },
-};
+    return create(DeleteRangeRequestSchema, { key, rangeEnd, prevKv: flags.bool("prev-kv") });
+}

@@ -12,8 +12,7 @@ function badArgs(message: string): never {
 }
 
 /** Builds the RangeRequest from arguments and flags, validating as etcdctl does (before connecting). */
-function rangeRequest(invocation: Invocation) {
-  const { args, flags } = invocation;
+export function rangeRequest({ args, flags }: Pick<Invocation, "args" | "flags">) {
   if (args.length === 0) badArgs("get command needs one argument as key and an optional argument as range_end");
   const prefix = flags.bool("prefix");
   const fromKey = flags.bool("from-key");

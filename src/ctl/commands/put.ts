@@ -2,7 +2,7 @@
 import { create } from "@bufbuild/protobuf";
 import { PutRequestSchema } from "../../api/gen/etcdserverpb/rpc_pb.js";
 import { kvService } from "../../api/grpc.js";
-import type { CommandSpec } from "../cli/command.js";
+import type { CommandSpec, Invocation } from "../cli/command.js";
 import { CtlExit, ExitCode } from "../exit.js";
 import { call, enc, flag, openSession, parseHexInt64, readStdin } from "./common.js";
 
@@ -36,7 +36,16 @@ will store the content of the file to <key>.
     flag("ignore-value", "bool", "false", "updates the key using its current value"),
     flag("ignore-lease", "bool", "false", "updates the key using its current lease"),
   ],
-  async run({ args, flags, ...rest }) {
+  async run(invocation) {
+    const request = await putRequest(invocation);
+    const session = await openSession(invocation);
+    const response = await call(session, kvService.put, request);
+    session.printer.put(response);
+  },
+};
+
+/** Builds the PutRequest from arguments, flags and possibly stdin, validating as etcdctl does. */
+export async function putRequest({ args, flags }: Pick<Invocation, "args" | "flags">) {
     if (args.length === 0) throw new CtlExit(ExitCode.badArgs, needsArgs);
     const ignoreValue = flags.bool("ignore-value");
     if (ignoreValue && args.length > 1) throw new CtlExit(ExitCode.badArgs, "put command needs only 1 argument when 'ignore-value' is set");
@@ -51,19 +60,12 @@ will store the content of the file to <key>.
     } catch (error) {
       throw new CtlExit(ExitCode.badArgs, `bad lease ID (${(error as Error).message}), expecting ID in Hex`);
     }
-    const session = await openSession({ args, flags, ...rest });
-    const response = await call(
-      session,
-      kvService.put,
-      create(PutRequestSchema, {
+    return create(PutRequestSchema, {
         key: enc(args[0]!),
         value: enc(value),
         lease,
         prevKv: flags.bool("prev-kv"),
         ignoreValue,
         ignoreLease: flags.bool("ignore-lease"),
-      }),
-    );
-    session.printer.put(response);
-  },
-};
+      });
+}

@@ -47,6 +47,8 @@ export interface Backend {
   sizeBytes(): number;
   /** Bytes holding live data (etcd's db_size_in_use). */
   sizeInUseBytes(): number;
+  /** Commits, then rewrites the engine's files without free space (etcd's Defragment). */
+  defragment(): Promise<void>;
   /** Commits pending writes and closes the engine. */
   close(): Promise<void>;
   /**
@@ -67,6 +69,7 @@ export interface BackendReadView {
 
 /** Encodes a key for use as a JS map key, one char per byte (bijective and cheap). */
 export function keyString(key: Uint8Array): string {
+  if (key.length <= 64) return String.fromCharCode.apply(null, key as unknown as number[]);
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString("latin1");
 }
 
@@ -96,6 +99,7 @@ export class PendingBatch {
 
   /** The pending value: a Uint8Array, null for a pending delete, undefined when untouched. */
   lookup(bucket: string, key: Uint8Array): Uint8Array | null | undefined {
+    if (this.writes.size === 0) return undefined;
     return this.writes.get(bucket)?.get(keyString(key));
   }
 

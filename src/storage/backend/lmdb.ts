@@ -7,7 +7,7 @@
  * and survive a process crash (the pages are in the OS cache), but reach stable storage only at
  * `checkpoint()` (mdb_env_sync). Cairn's WAL covers everything in between.
  */
-import { statSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
 import { PendingBatch, compareBytes, keyBytes, type Backend, type BackendReadView, type BucketEntry } from "./backend.js";
@@ -27,18 +27,45 @@ const EMPTY = new Uint8Array(0);
 type BinaryDb = Database<Buffer, Buffer>;
 
 export class LmdbBackend implements Backend {
-  private readonly env: RootDatabase;
-  private readonly registry: BinaryDb;
+  private env: RootDatabase;
+  private registry: BinaryDb;
   /** Open database handles by bucket name (every known bucket is open). */
   private readonly dbs = new Map<string, BinaryDb>();
   private readonly pending = new PendingBatch();
   private readonly path: string;
+  private readonly mapSizeBytes: number;
 
   constructor(options: LmdbBackendOptions) {
     this.path = options.path;
-    this.env = open({ path: options.path, noSync: true, maxDbs: 64, mapSize: options.mapSizeBytes ?? 1024 * 1024 * 1024 });
+    this.mapSizeBytes = options.mapSizeBytes ?? 1024 * 1024 * 1024;
+    this.env = open({ path: options.path, noSync: true, maxDbs: 64, mapSize: this.mapSizeBytes });
     this.registry = this.openDb(BUCKET_REGISTRY);
+    this.openBuckets();
+  }
+
+  private openBuckets(): void {
+    this.dbs.clear();
     for (const key of this.registry.getKeys({})) this.dbs.set(Buffer.from(key).toString("latin1"), this.openDb(Buffer.from(key).toString("latin1")));
+  }
+
+  /**
+   * Rewrites the engine file without free pages (etcd's Defragment): a compacting copy is made
+   * beside it, synced, and atomically renamed over data.mdb; then the engine is reopened.
+   */
+  async defragment(): Promise<void> {
+    await this.checkpoint();
+    const scratch = `${this.path}.defrag`;
+    rmSync(scratch, { recursive: true, force: true });
+    mkdirSync(scratch, { recursive: true });
+    await this.env.backup(scratch, true);
+    syncFile(join(scratch, "data.mdb"));
+    await this.env.close();
+    renameSync(join(scratch, "data.mdb"), join(this.path, "data.mdb"));
+    syncFile(this.path);
+    rmSync(scratch, { recursive: true, force: true });
+    this.env = open({ path: this.path, noSync: true, maxDbs: 64, mapSize: this.mapSizeBytes });
+    this.registry = this.openDb(BUCKET_REGISTRY);
+    this.openBuckets();
   }
 
   private openDb(name: string): BinaryDb {
@@ -174,6 +201,16 @@ export class LmdbBackend implements Backend {
   async close(): Promise<void> {
     await this.checkpoint();
     await this.env.close();
+  }
+}
+
+/** fsyncs a file or directory. */
+function syncFile(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -84,6 +84,11 @@ export class MemoryBackend implements Backend {
     return total;
   }
 
+  defragment(): Promise<void> {
+    this.commit();
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     this.commit();
     return Promise.resolve();

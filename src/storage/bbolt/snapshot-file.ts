@@ -293,3 +293,26 @@ export async function exportSnapshot(path: string, buckets: ExportBucket[]): Pro
     throw error;
   }
 }
+
+/** The part of the storage backend port an export reads. */
+export interface ExportableBackend {
+  /** Bucket names, sorted by their bytes (one char per byte). */
+  buckets(): string[];
+  /** Every committed entry of a bucket, in key order. */
+  forEach(bucket: string, fn: (key: Uint8Array, value: Uint8Array) => void): void;
+}
+
+/**
+ * Writes every committed bucket of a backend into an etcd snapshot file at `path` (which must not
+ * exist). The export is synchronous, so it sees one consistent state as long as nothing commits
+ * in between; commit pending writes first (MvccStore.forEachBucketEntry does).
+ */
+export function exportBackendSnapshot(backend: ExportableBackend, path: string): WrittenDatabase {
+  return writeSnapshotFile(path, (writer) => {
+    for (const bucket of backend.buckets()) {
+      writer.beginBucket(Buffer.from(bucket, "latin1"));
+      backend.forEach(bucket, (key, value) => writer.put(key, value));
+      writer.endBucket();
+    }
+  });
+}

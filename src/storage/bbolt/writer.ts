@@ -253,10 +253,16 @@ export class BboltWriter {
           size += itemBytes;
           end++;
         }
-        // Never leave a single child for the last page of a level: fold it into this page.
+        // Never leave a single child for the last page of a level: hand it one of ours when we
+        // have three or more, otherwise take it in (this page then spans overflow pages).
         if (level.length - end === 1) {
-          size += BRANCH_ELEMENT_SIZE + level[end]!.key.length;
-          end++;
+          if (end - start > 2) {
+            end--;
+            size -= BRANCH_ELEMENT_SIZE + level[end]!.key.length;
+          } else {
+            size += BRANCH_ELEMENT_SIZE + level[end]!.key.length;
+            end++;
+          }
         }
         const children = level.slice(start, end);
         const pgid = this.allocate(size, (page, id, overflow) => encodeBranch(page, id, overflow, children));

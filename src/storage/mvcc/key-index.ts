@@ -11,7 +11,7 @@
  * (not ending in a tombstone); an empty last generation means the key is currently deleted.
  */
 import { compareRevisions, type Revision } from "../schema.js";
-import { compareBytes, keyString } from "../backend/backend.js";
+import { keyString } from "../backend/backend.js";
 
 /** Set of revisions, keyed "main_sub" (etcd uses map[revision]struct{}). */
 export type RevisionSet = Set<string>;
@@ -37,8 +37,12 @@ export class KeyIndex {
   /** Last revision that changed the key. */
   modified: Revision = ZERO;
   generations: Generation[] = [];
+  /** The key as a one-char-per-byte string: compares (with < and >) exactly as the bytes do. */
+  readonly id: string;
 
-  constructor(readonly key: Uint8Array) {}
+  constructor(readonly key: Uint8Array) {
+    this.id = keyString(key);
+  }
 
   /** Records a put at `rev`; revisions must increase. */
   put(rev: Revision): void {
@@ -173,18 +177,88 @@ function walk(g: Generation, f: (rev: Revision) => boolean): number {
   return -1;
 }
 
+/** Largest chunk of the ordered key list before it is split in two. */
+const MAX_CHUNK_KEYS = 1024;
+
 /**
- * All keys' indexes in key order. A sorted array plus a hash map: lookups are O(1), range scans
- * a binary search plus a walk, inserting a new key O(n) in the worst case (appending keys in
- * order is O(1)).
+ * Key indexes in key order: a list of sorted chunks (each at most MAX_CHUNK_KEYS long, every key
+ * of a chunk below every key of the next). Insert is a binary search plus a splice inside one
+ * chunk, so inserting keys in any order stays cheap; iteration from a lower bound is a walk.
  */
+class OrderedKeys {
+  private chunks: KeyIndex[][] = [];
+  private count = 0;
+
+  size(): number {
+    return this.count;
+  }
+
+  insert(ki: KeyIndex): void {
+    this.count++;
+    if (this.chunks.length === 0) {
+      this.chunks.push([ki]);
+      return;
+    }
+    let c = this.chunkFor(ki.id);
+    if (c === this.chunks.length) c--;
+    const chunk = this.chunks[c]!;
+    chunk.splice(lowerBound(chunk, ki.id), 0, ki);
+    if (chunk.length > MAX_CHUNK_KEYS) this.chunks.splice(c, 1, chunk.slice(0, chunk.length >>> 1), chunk.slice(chunk.length >>> 1));
+  }
+
+  /** Calls `f` for each key index with id ≥ `key` in order, until `f` returns false. */
+  walkFrom(key: string, f: (ki: KeyIndex) => boolean): void {
+    for (let c = this.chunkFor(key), first = true; c < this.chunks.length; c++, first = false) {
+      const chunk = this.chunks[c]!;
+      for (let i = first ? lowerBound(chunk, key) : 0; i < chunk.length; i++) if (!f(chunk[i]!)) return;
+    }
+  }
+
+  toArray(): KeyIndex[] {
+    return this.chunks.flat();
+  }
+
+  /** Replaces the contents with `sorted` (already in key order). */
+  rebuild(sorted: KeyIndex[]): void {
+    this.chunks = [];
+    for (let i = 0; i < sorted.length; i += MAX_CHUNK_KEYS / 2) this.chunks.push(sorted.slice(i, i + MAX_CHUNK_KEYS / 2));
+    this.count = sorted.length;
+  }
+
+  /** Index of the first chunk whose last id is ≥ `key` (chunks.length when none). */
+  private chunkFor(key: string): number {
+    let lo = 0;
+    let hi = this.chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const chunk = this.chunks[mid]!;
+      if (chunk[chunk.length - 1]!.id < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/** First position in `sorted` whose id is ≥ `key`. */
+function lowerBound(sorted: KeyIndex[], key: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]!.id < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** All keys' indexes: a hash map for lookups plus OrderedKeys for range scans. */
 export class TreeIndex {
   private readonly byKey = new Map<string, KeyIndex>();
-  private readonly sorted: KeyIndex[] = [];
+  private readonly sorted = new OrderedKeys();
 
   /** Number of keys in the index (including deleted keys not yet compacted away). */
   size(): number {
-    return this.sorted.length;
+    return this.sorted.size();
   }
 
   /** The key index of `key`, or undefined. */
@@ -194,9 +268,8 @@ export class TreeIndex {
 
   /** Adds a key index (the key must not be present). */
   insert(ki: KeyIndex): void {
-    const at = this.lowerBound(ki.key);
-    this.sorted.splice(at, 0, ki);
-    this.byKey.set(keyString(ki.key), ki);
+    this.sorted.insert(ki);
+    this.byKey.set(ki.id, ki);
   }
 
   put(key: Uint8Array, rev: Revision): void {
@@ -257,45 +330,49 @@ export class TreeIndex {
   compact(rev: number): RevisionSet {
     const available: RevisionSet = new Set();
     const survivors: KeyIndex[] = [];
-    for (const ki of this.sorted) {
+    for (const ki of this.sorted.toArray()) {
       ki.compact(rev, available);
-      if (ki.isEmpty()) this.byKey.delete(keyString(ki.key));
+      if (ki.isEmpty()) this.byKey.delete(ki.id);
       else survivors.push(ki);
     }
-    this.sorted.length = 0;
-    this.sorted.push(...survivors);
+    this.sorted.rebuild(survivors);
     return available;
   }
 
   /** Revisions a compaction at `rev` would keep. */
   keep(rev: number): RevisionSet {
     const available: RevisionSet = new Set();
-    for (const ki of this.sorted) ki.keep(rev, available);
+    this.sorted.walkFrom("", (ki) => {
+      ki.keep(rev, available);
+      return true;
+    });
     return available;
   }
 
   /** Every key index in key order (for tests and diagnostics). */
   all(): readonly KeyIndex[] {
-    return this.sorted;
+    return this.sorted.toArray();
   }
 
   private visit(key: Uint8Array, end: Uint8Array, f: (ki: KeyIndex) => void): void {
-    for (let i = this.lowerBound(key); i < this.sorted.length; i++) {
-      const ki = this.sorted[i]!;
-      if (end.length > 0 && compareBytes(ki.key, end) >= 0) return;
+    const endId = end.length > 0 ? keyString(end) : null;
+    this.sorted.walkFrom(keyString(key), (ki) => {
+      if (endId !== null && ki.id >= endId) return false;
       f(ki);
-    }
+      return true;
+    });
   }
 
-  /** First position whose key is ≥ `key`. */
-  private lowerBound(key: Uint8Array): number {
-    let lo = 0;
-    let hi = this.sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareBytes(this.sorted[mid]!.key, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+  /**
+   * Bulk load for rebuilding: `insertUnordered` adds keys to the map only; `finishBulkLoad`
+   * sorts them once and rebuilds the ordered list (much cheaper than ordered inserts).
+   */
+  insertUnordered(ki: KeyIndex): void {
+    this.byKey.set(ki.id, ki);
+  }
+
+  finishBulkLoad(): void {
+    const all = [...this.byKey.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.sorted.rebuild(all);
   }
 }

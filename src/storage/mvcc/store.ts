@@ -303,6 +303,11 @@ export class MvccStore {
     for (const bucket of this.backend.buckets()) this.backend.forEach(bucket, (key, value) => fn(bucket, key, value));
   }
 
+  /** Commits and rewrites the engine without free space (Maintenance.Defragment). */
+  async defragment(): Promise<void> {
+    await this.backend.defragment();
+  }
+
   /** Commits pending writes, flushes them, and closes the engine. */
   async close(): Promise<void> {
     await this.backend.close();
@@ -351,25 +356,30 @@ export class MvccStore {
     if (ci !== undefined) this.consistentIdx = decodeUint64(ci);
 
     const keyToLease = new Map<string, { key: Uint8Array; lease: bigint }>();
+    const trackLeases = this.leaseHooks !== undefined;
     let currentRev = 1;
     this.backend.forEach(KEY_BUCKET, (revKey, value) => {
       const rev = decodeRevisionKey(revKey);
-      const kv = decodeKeyValue(value.slice());
+      // Decoded in place; only the key is kept, copied, so the engine's buffer is not retained.
+      const kv = decodeKeyValue(value);
       const tombstone = isTombstoneKey(revKey);
-      const name = Buffer.from(kv.key).toString("latin1");
-      if (tombstone || kv.lease === 0n) keyToLease.delete(name);
-      else keyToLease.set(name, { key: kv.key, lease: kv.lease });
+      if (trackLeases) {
+        const name = Buffer.from(kv.key).toString("latin1");
+        if (tombstone || kv.lease === 0n) keyToLease.delete(name);
+        else keyToLease.set(name, { key: kv.key.slice(), lease: kv.lease });
+      }
       currentRev = rev.main;
       const ki = this.index.lookup(kv.key);
       if (ki !== undefined) {
         if (tombstone) ki.tombstone(rev);
         else ki.put(rev);
       } else if (!tombstone) {
-        const fresh = new KeyIndex(kv.key);
+        const fresh = new KeyIndex(kv.key.slice());
         fresh.restore({ main: kv.createRevision, sub: 0 }, rev, kv.version);
-        this.index.insert(fresh);
+        this.index.insertUnordered(fresh);
       }
     });
+    this.index.finishBulkLoad();
     this.currentRev = Math.max(currentRev, this.compactMainRev);
     if (scheduledCompact <= this.compactMainRev) scheduledCompact = 0;
     if (this.leaseHooks !== undefined) for (const { key, lease } of keyToLease.values()) this.leaseHooks.attach(lease, key);

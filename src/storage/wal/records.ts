@@ -72,10 +72,25 @@ export function readRecord(image: Uint8Array, offset: number, previousCrc: numbe
   return { kind: "record", body: { type, payload }, crc, next: Math.min(image.length, alignUp(headerEnd + length)) };
 }
 
-/** Whether image[from, to) is all zero bytes. */
+const ZERO_CHUNK = new Uint8Array(64 * 1024);
+
+/** Whether image[from, to) is all zero bytes (compared natively, 64 KiB at a time). */
 export function isZero(image: Uint8Array, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (image[i] !== 0) return false;
+  for (let at = from; at < to; at += ZERO_CHUNK.length) {
+    const n = Math.min(ZERO_CHUNK.length, to - at);
+    if (Buffer.compare(image.subarray(at, at + n), ZERO_CHUNK.subarray(0, n)) !== 0) return false;
+  }
   return true;
+}
+
+/** Position of the last non-zero byte at or after `from`, or -1 when image[from..] is all zero. */
+export function lastNonZero(image: Uint8Array, from: number): number {
+  for (let chunkEnd = image.length; chunkEnd > from; chunkEnd -= ZERO_CHUNK.length) {
+    const chunkStart = Math.max(from, chunkEnd - ZERO_CHUNK.length);
+    if (isZero(image, chunkStart, chunkEnd)) continue;
+    for (let i = chunkEnd - 1; i >= chunkStart; i--) if (image[i] !== 0) return i;
+  }
+  return -1;
 }
 
 /** Sector size used to recognise a torn write: a record containing a whole zeroed sector was cut. */

@@ -19,7 +19,7 @@ import { WAL_DEFAULT_SEGMENT_BYTES } from "../schema.js";
 import {
   WAL_RECORD_ENTRY, WAL_RECORD_HARD_STATE, WAL_RECORD_METADATA, WAL_RECORD_SEGMENT_HEADER, WAL_RECORD_SNAPSHOT,
   containsZeroSector, decodeEntry, decodeHardState, decodeSegmentHeader, decodeSnapshotMarker, encodeEntry,
-  encodeHardState, encodeMetadata, encodeSegmentHeader, encodeSnapshotMarker, frameRecord, framedBytes, isZero,
+  encodeHardState, encodeMetadata, encodeSegmentHeader, encodeSnapshotMarker, frameRecord, framedBytes, isZero, lastNonZero,
   readRecord, type RecordBody,
 } from "./records.js";
 
@@ -31,7 +31,26 @@ export interface WalOptions {
   fs?: FileSystem;
   /** Called with the duration of every fdatasync in seconds (for etcd_disk_wal_fsync_duration_seconds). */
   observeFsyncSeconds?: (seconds: number) => void;
+  /**
+   * Zero-fill the next segment in the background (1 MiB per event-loop turn) so that a cut only
+   * writes the opening block and renames, as etcd's file pipeline does (default true). Turn off for
+   * deterministic simulation.
+   */
+  preallocateNextSegment?: boolean;
 }
+
+/** A zero-filled segment file being prepared for the next cut. */
+interface SpareSegment {
+  file: FileHandle;
+  path: string;
+  /** Bytes of zeros written so far. */
+  filledBytes: number;
+  /** Fully filled and synced. */
+  ready: boolean;
+}
+
+/** Name of the spare segment; open() deletes leftovers (it ends in .wal.tmp). */
+const SPARE_NAME = "spare.wal.tmp";
 
 /** What a WAL holds, as read on open. */
 export interface WalState {
@@ -112,6 +131,12 @@ export class Wal {
   private readonly fs: FileSystem;
   private readonly segmentBytes: number;
   private readonly observeFsyncSeconds: ((seconds: number) => void) | undefined;
+  private readonly preallocateNext: boolean;
+  /** The next segment, prepared in the background; null when none is under way. */
+  private spare: SpareSegment | null = null;
+  /** A background preparation step is scheduled. */
+  private spareStepScheduled = false;
+  private closed = false;
 
   private constructor(
     private readonly dir: string,
@@ -122,6 +147,7 @@ export class Wal {
     this.fs = options.fs ?? nodeFileSystem;
     this.segmentBytes = options.segmentBytes ?? WAL_DEFAULT_SEGMENT_BYTES;
     this.observeFsyncSeconds = options.observeFsyncSeconds;
+    this.preallocateNext = options.preallocateNextSegment ?? true;
     this.segments = init.segments;
     this.file = init.file;
     this.writeOffset = init.writeOffset;
@@ -130,6 +156,7 @@ export class Wal {
     this.latestHardState = init.hardState;
     this.latestSnapshot = init.snapshot;
     this.openingEnd = init.openingEnd;
+    this.scheduleSpare();
   }
 
   /** Creates a new WAL in `dir` (created if missing; must not already hold a WAL) holding `metadata`. */
@@ -253,8 +280,60 @@ export class Wal {
   /** Closes the WAL; unsynced records are dropped. */
   close(): void {
     this.pending = [];
+    this.closed = true;
+    this.dropSpare();
     this.file.close();
     this.failure ??= new Error("wal: closed");
+  }
+
+  private scheduleSpare(): void {
+    if (!this.preallocateNext || this.spareStepScheduled || this.closed || this.spare?.ready === true) return;
+    this.spareStepScheduled = true;
+    setImmediate(() => {
+      this.spareStepScheduled = false;
+      this.spareStep();
+    });
+  }
+
+  /** One background step: zero-fill the next chunk of the spare segment, then sync it. */
+  private spareStep(): void {
+    if (this.closed || this.failure !== null) return;
+    try {
+      if (this.spare === null) {
+        const path = joinPath(this.dir, SPARE_NAME);
+        this.spare = { file: this.fs.create(path), path, filledBytes: 0, ready: false };
+      }
+      const spare = this.spare;
+      const n = Math.min(ZERO_FILL_CHUNK_BYTES, this.segmentBytes - spare.filledBytes);
+      if (n > 0) {
+        writeAll(spare.file, new Uint8Array(n), spare.filledBytes);
+        spare.filledBytes += n;
+        // Sync as we go so the final sync (and the kernel's writeback) never has 64 MiB to flush at once.
+        if (spare.filledBytes % (8 * ZERO_FILL_CHUNK_BYTES) === 0) spare.file.datasync();
+      }
+      if (spare.filledBytes >= this.segmentBytes) {
+        spare.file.datasync();
+        spare.ready = true;
+        return;
+      }
+    } catch {
+      // Only an optimisation: the next cut creates its segment in line and reports any error.
+      this.dropSpare();
+      return;
+    }
+    this.scheduleSpare();
+  }
+
+  private dropSpare(): void {
+    const spare = this.spare;
+    this.spare = null;
+    if (spare === null) return;
+    try {
+      spare.file.close();
+      this.fs.remove(spare.path);
+    } catch {
+      // Leftovers are removed by the next open.
+    }
   }
 
   private runGroupSync(): void {
@@ -315,13 +394,23 @@ export class Wal {
   private cut(): void {
     const seq = this.currentSegment().seq + 1;
     const firstIndex = this.lastIndex + 1;
-    const next = writeSegment(this.fs, this.dir, this.segmentBytes, { seq, firstIndex, chainCrc: this.lastCrc }, this.metadata, this.latestHardState, this.latestSnapshot);
+    const header = { seq, firstIndex, chainCrc: this.lastCrc };
+    let next: { file: FileHandle; end: number; crc: number };
+    const spare = this.spare;
+    if (spare !== null && spare.ready) {
+      this.spare = null;
+      next = finishSegment(this.fs, this.dir, spare.file, spare.path, header, this.metadata, this.latestHardState, this.latestSnapshot);
+    } else {
+      this.dropSpare();
+      next = writeSegment(this.fs, this.dir, this.segmentBytes, header, this.metadata, this.latestHardState, this.latestSnapshot);
+    }
     this.file.close();
     this.file = next.file;
     this.writeOffset = next.end;
     this.lastCrc = next.crc;
     this.openingEnd = next.end;
     this.segments.push({ seq, firstIndex, name: segmentName(seq, firstIndex) });
+    this.scheduleSpare();
   }
 
   private writeFully(data: Uint8Array, position: number): void {
@@ -362,20 +451,35 @@ function openingBlock(header: { seq: number; firstIndex: number; chainCrc: numbe
 }
 
 /**
- * Creates a segment: zero-filled to its full size under a temporary name, opening block written,
- * fdatasynced, renamed into place and the directory synced. Returns the open handle, the offset
- * after the opening block and the chain CRC.
+ * Creates a segment in line: zero-filled to its full size under a temporary name, then finished
+ * by finishSegment. Returns the open handle, the offset after the opening block and the chain CRC.
  */
 function writeSegment(
   fs: FileSystem, dir: string, segmentBytes: number, header: { seq: number; firstIndex: number; chainCrc: number },
   metadata: Uint8Array, hardState: HardState, snapshot: SnapshotMetadata | null,
 ): { file: FileHandle; end: number; crc: number } {
-  const name = segmentName(header.seq, header.firstIndex);
-  const tmpPath = joinPath(dir, name + ".tmp");
+  const tmpPath = joinPath(dir, segmentName(header.seq, header.firstIndex) + ".tmp");
   const file = fs.create(tmpPath);
   try {
     const zeros = new Uint8Array(Math.min(ZERO_FILL_CHUNK_BYTES, segmentBytes));
     for (let at = 0; at < segmentBytes; at += zeros.length) writeAll(file, zeros.subarray(0, Math.min(zeros.length, segmentBytes - at)), at);
+  } catch (error) {
+    file.close();
+    fs.remove(tmpPath);
+    throw error;
+  }
+  return finishSegment(fs, dir, file, tmpPath, header, metadata, hardState, snapshot);
+}
+
+/**
+ * Turns a zero-filled temporary file into the segment named by `header`: writes the opening
+ * block, fdatasyncs, renames it into place and syncs the directory. Removes the file on failure.
+ */
+function finishSegment(
+  fs: FileSystem, dir: string, file: FileHandle, tmpPath: string, header: { seq: number; firstIndex: number; chainCrc: number },
+  metadata: Uint8Array, hardState: HardState, snapshot: SnapshotMetadata | null,
+): { file: FileHandle; end: number; crc: number } {
+  try {
     const block = openingBlock(header, metadata, hardState, snapshot);
     const image = new Uint8Array(block.reduce((sum, r) => sum + framedBytes(r.payload.length), 0));
     let crc = 0;
@@ -386,7 +490,7 @@ function writeSegment(
     }
     writeAll(file, image, 0);
     file.datasync();
-    fs.rename(tmpPath, joinPath(dir, name));
+    fs.rename(tmpPath, joinPath(dir, segmentName(header.seq, header.firstIndex)));
     fs.syncDir(dir);
     return { file, end: image.length, crc };
   } catch (error) {
@@ -542,14 +646,8 @@ class WalReader {
 
 /** Zeroes any bytes after `offset` (leftovers of a torn write) so later appends read back cleanly. */
 function zeroTail(file: FileHandle, image: Uint8Array, offset: number): void {
-  let lastNonZero = -1;
-  for (let i = image.length - 1; i >= offset; i--) {
-    if (image[i] !== 0) {
-      lastNonZero = i;
-      break;
-    }
-  }
-  if (lastNonZero < offset) return;
-  writeAll(file, new Uint8Array(lastNonZero + 1 - offset), offset);
+  const last = lastNonZero(image, offset);
+  if (last < offset) return;
+  writeAll(file, new Uint8Array(last + 1 - offset), offset);
   file.datasync();
 }
