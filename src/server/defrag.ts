@@ -36,14 +36,22 @@ export interface DefragResult {
   stallMs: number;
 }
 
-/** Removes `<dir>-defrag-*` directories left by a defragmentation that a crash interrupted. */
+/** Prefix of the temporary directories a Snapshot call builds its file in (beside the backend). */
+export function snapshotScratchPrefix(dir: string): string {
+  return `${dir}-snapshot-`;
+}
+
+/**
+ * Removes `<dir>-defrag-*` and `<dir>-snapshot-*` entries left by a defragmentation or a snapshot
+ * stream that a crash interrupted (neither is ever part of the member's state).
+ */
 export function removeDefragLeftovers(dir: string): string[] {
   const parent = dirname(dir);
-  const prefix = `${basename(dir)}-defrag-`;
+  const prefixes = [`${basename(dir)}-defrag-`, basename(snapshotScratchPrefix(dir))];
   if (!existsSync(parent)) return [];
   const removed: string[] = [];
   for (const name of readdirSync(parent)) {
-    if (!name.startsWith(prefix)) continue;
+    if (!prefixes.some((prefix) => name.startsWith(prefix))) continue;
     rmSync(join(parent, name), { recursive: true, force: true });
     removed.push(name);
   }
@@ -118,12 +126,14 @@ export class DefragmentableBackend implements Backend {
     return this.current.sizeInUseBytes();
   }
 
-  readView(): BackendReadView {
+  /** A read view of the current environment; `scratchPrefix` tells the snapshot stream where to build. */
+  readView(): BackendReadView & { scratchPrefix: string } {
     const backend = this.current;
     const view = backend.readView();
     this.openViews.set(backend, (this.openViews.get(backend) ?? 0) + 1);
     let released = false;
     return {
+      scratchPrefix: snapshotScratchPrefix(this.dir),
       buckets: () => view.buckets(),
       page: (bucket, after, limit) => view.page(bucket, after, limit),
       release: () => {

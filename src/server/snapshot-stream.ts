@@ -84,9 +84,13 @@ export interface BuiltSnapshot {
   remove(): void;
 }
 
-/** Writes the view as an etcd snapshot file in a new temporary directory (removed on failure). */
-export async function buildSnapshotFile(view: BackendReadView, directory = tmpdir()): Promise<BuiltSnapshot> {
-  const dir = mkdtempSync(join(directory, "cairn-snapshot-"));
+/**
+ * Writes the view as an etcd snapshot file in a new temporary directory (removed on failure), named
+ * `scratchPrefix` + random; the default is under the OS temporary directory. A view that names its
+ * own `scratchPrefix` (beside the member's backend, where a restart removes leftovers) wins.
+ */
+export async function buildSnapshotFile(view: BackendReadView & { scratchPrefix?: string }, scratchPrefix?: string): Promise<BuiltSnapshot> {
+  const dir = mkdtempSync(scratchPrefix ?? view.scratchPrefix ?? join(tmpdir(), "cairn-snapshot-"));
   const path = join(dir, "db");
   const remove = () => rmSync(dir, { recursive: true, force: true });
   try {
@@ -159,10 +163,10 @@ export function humanizeBytes(bytes: number): string {
  * Serves one Snapshot call: builds the file from `view` (always released), sends it, removes it.
  * Stops early, without error, when the client cancels.
  */
-export async function streamSnapshot(view: BackendReadView, sink: ChunkSink, log: SnapshotLog, directory?: string): Promise<void> {
+export async function streamSnapshot(view: BackendReadView & { scratchPrefix?: string }, sink: ChunkSink, log: SnapshotLog, scratchPrefix?: string): Promise<void> {
   let file: BuiltSnapshot;
   try {
-    file = await buildSnapshotFile(view, directory);
+    file = await buildSnapshotFile(view, scratchPrefix);
   } finally {
     view.release();
   }

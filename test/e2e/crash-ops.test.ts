@@ -82,10 +82,11 @@ test("kill -9 during snapshot streaming, defrag and restore: the member keeps ev
     if (when === "30 ms") await sleep(30);
     else await waitForBytes(`${file}.part`);
     const streaming = member.stderrChunks.join("").includes("sending database snapshot to client");
+    const scratch = readdirSync(join(dataRoot, "data", "member")).filter((name) => name.startsWith("snap-snapshot-"));
     const partBytes = existsSync(`${file}.part`) ? statSync(`${file}.part`).size : 0;
     await member.kill();
     const code = await saved;
-    t.diagnostic(`snapshot: killed at ${when} (${streaming ? "while sending" : "while building the file"}, ${partBytes} bytes received); etcdctl exit ${code}`);
+    t.diagnostic(`snapshot: killed at ${when} (${streaming ? "while sending" : "while building the file"}, ${partBytes} bytes received); etcdctl exit ${code}; scratch dirs at kill: ${scratch.length}`);
     if (code === 0) {
       // The stream finished before the kill: the file must be a whole snapshot.
       const status = JSON.parse(await runOk("etcdctl", ["snapshot", "status", file, "-w", "json"])) as { revision: number };
@@ -94,6 +95,8 @@ test("kill -9 during snapshot streaming, defrag and restore: the member keeps ev
       assert.equal(existsSync(file), false, "a failed save leaves no snapshot file");
     }
     member = await restart(member);
+    const memberDir = join(dataRoot, "data", "member");
+    assert.deepEqual(readdirSync(memberDir).filter((name) => name.startsWith("snap-snapshot-")), [], "partial snapshot files removed at start");
     assert.deepEqual(await hashKV(member.endpoint, base.revision), baseHash);
     assert.equal((await endpointStatus(member.endpoint)).revision, base.revision);
   }

@@ -34,7 +34,7 @@ for (const engine of ["lmdb", "memory"] as const) {
     // Writes and a compaction after the view was taken.
     fill(store, 400, 100);
     store.compact(store.revision - 1);
-    const file = await buildSnapshotFile(view, dir);
+    const file = await buildSnapshotFile(view, join(dir, "scratch-"));
     view.release();
     const chunks = [...snapshotChunks(file)];
     file.remove();
@@ -75,7 +75,7 @@ test("streamSnapshot stops when the client cancels, and removes its file", async
   fill(store, 0, 300);
   let written = 0;
   const sink = { write: () => (written++, true), drained: () => Promise.resolve(), cancelled: () => written >= 2 };
-  await streamSnapshot(openBackendView(backend), sink, { info: () => undefined, warn: () => undefined }, dir);
+  await streamSnapshot(openBackendView(backend), sink, { info: () => undefined, warn: () => undefined }, join(dir, "scratch-"));
   assert.equal(written, 2);
   assert.deepEqual(readdirSync(dir), [], "temporary snapshot directory removed");
 });
