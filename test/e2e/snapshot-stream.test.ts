@@ -5,7 +5,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LmdbBackend } from "../../src/storage/backend/lmdb.js";
@@ -13,6 +13,7 @@ import { MemoryBackend } from "../../src/storage/backend/memory.js";
 import type { Backend } from "../../src/storage/backend/backend.js";
 import { snapshotStatus } from "../../src/storage/bbolt/snapshot-file.js";
 import { MvccStore } from "../../src/storage/mvcc/index.js";
+import { DefragmentableBackend } from "../../src/server/defrag.js";
 import { buildSnapshotFile, humanizeBytes, openBackendView, snapshotChunks, streamSnapshot, SNAPSHOT_CHUNK_BYTES } from "../../src/server/snapshot-stream.js";
 
 function fill(store: MvccStore, from: number, count: number): void {
@@ -85,4 +86,34 @@ test("humanizeBytes prints sizes as go-humanize does", () => {
   assert.equal(humanizeBytes(1500), "1.5 kB");
   assert.equal(humanizeBytes(61440), "61 kB");
   assert.equal(humanizeBytes(2_000_000), "2.0 MB");
+});
+
+test("defrag while a snapshot view is open: the view keeps reading the old file; the member keeps every write", async (t) => {
+  const root = mkdtempSync(join(tmpdir(), "snap-defrag-view-"));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const dir = join(root, "snap");
+  mkdirSync(dir);
+  const backend = new DefragmentableBackend(dir);
+  const store = MvccStore.open(backend);
+  fill(store, 0, 2000);
+  store.compact(store.revision - 10);
+  const revisionAtView = store.revision;
+  const view = openBackendView(backend);
+  const result = backend.defragmentNow();
+  assert.ok(result.afterBytes < result.beforeBytes, `${result.beforeBytes} → ${result.afterBytes}`);
+  fill(store, 2000, 5);
+  // The view still reads the pre-defrag environment, at its own revision.
+  const file = await buildSnapshotFile(view, join(root, "scratch-"));
+  view.release();
+  const saved = join(root, "view.db");
+  writeFileSync(saved, Buffer.concat([...snapshotChunks(file)].map((c) => c.blob)));
+  file.remove();
+  assert.equal(snapshotStatus(saved).revision, BigInt(revisionAtView));
+  const hash = store.hashKV(0);
+  await store.close();
+  // Reopened from disk: the defragmented file plus the later writes.
+  const reopened = MvccStore.open(new DefragmentableBackend(dir));
+  assert.deepEqual(reopened.hashKV(0), hash);
+  await reopened.close();
+  assert.deepEqual(readdirSync(root).filter((n) => n.startsWith("snap-defrag-")), [], "defrag directory removed at close");
 });
