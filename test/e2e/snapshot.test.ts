@@ -84,9 +84,12 @@ test("cairn → etcd while writes continue: the snapshot is one consistent revis
 
   let writing = true;
   let writes = 0;
+  // Writes through the grpc-gateway (one HTTP request each, cheaper than an etcdctl process).
   const writer = (async () => {
     while (writing) {
-      await ctlOk(cairn.endpoint, ["put", `/live/${writes % 5}`, `w${writes}`]);
+      const body = JSON.stringify({ key: Buffer.from(`/live/${writes % 5}`).toString("base64"), value: Buffer.from(`w${writes}`).toString("base64") });
+      const response = await fetch(`${cairn.url}/v3/kv/put`, { method: "POST", body });
+      assert.equal(response.status, 200, await response.text());
       writes++;
     }
   })();
