@@ -100,7 +100,8 @@ function progress(label: string, result: WorkloadResult): void {
     `  ${label.padEnd(6)} ${result.name.padEnd(22)} ${String(result.operations).padStart(7)} ops in ${(result.elapsedMs / 1000).toFixed(1)} s: ` +
       `${formatNumber(result.throughputPerSecond)}/s, avg ${formatNumber(l.avgMs)} p50 ${formatNumber(l.p50Ms)} p99 ${formatNumber(l.p99Ms)} ms; ` +
       `generator ${result.generator.cores.toFixed(2)} cores (max loop ${(result.generator.maxEventLoopUtilization * 100).toFixed(0)}%), ` +
-      `server ${result.server.cores.toFixed(2)} cores, others ${result.otherProcessesCores.toFixed(2)} cores${notes.length > 0 ? `; ${notes.join("; ")}` : ""}`,
+      `server ${result.server.cores.toFixed(2)} cores (${formatNumber((result.server.cpuMs * 1000) / Math.max(result.operations, 1))} us/op, ` +
+      `${Math.round((100 * result.server.systemMs) / Math.max(result.server.cpuMs, 1))}% kernel), others ${result.otherProcessesCores.toFixed(2)} cores${notes.length > 0 ? `; ${notes.join("; ")}` : ""}`,
   );
 }
 
@@ -170,14 +171,19 @@ async function runWorkloads(options: BenchOptions, targets: readonly Target[]): 
   for (const target of targets) target.report.afterWorkloads = footprint(target.member);
 }
 
-async function runScale(options: BenchOptions, server: ServerCommand, report: TargetReport): Promise<void> {
+/** Time the scale phase keeps back from the budget for each restart and for stopping the servers. */
+const SCALE_RESERVE_MS = 45_000;
+
+async function runScale(options: BenchOptions, server: ServerCommand, report: TargetReport, deadline: number): Promise<void> {
   if (options.scaleKeys.length === 0) return;
   let member: Member | undefined;
   try {
     member = await Member.start(server, serverFlags(options), options.dataRoot);
     let loaded = 0;
     for (const keys of options.scaleKeys) {
-      const load = await loadKeys(member.endpoint, { from: loaded, to: keys }, options.keySize, options.valSize, options.maxSecondsPerScaleLoad * 1000);
+      // Loads stop at their own limit or when the run's time budget (less a reserve) is spent.
+      const loadLimitMs = Math.max(1_000, Math.min(options.maxSecondsPerScaleLoad * 1000, deadline - SCALE_RESERVE_MS - performance.now()));
+      const load = await loadKeys(member.endpoint, { from: loaded, to: keys }, options.keySize, options.valSize, loadLimitMs);
       loaded += load.keysWritten;
       const afterLoad = footprint(member);
       const restartToReadyMs = await member.restart();
@@ -188,7 +194,7 @@ async function runScale(options: BenchOptions, server: ServerCommand, report: Ta
           `data dir ${formatNumber(afterLoad.disk.allocatedBytes / MIB)} MiB, restart-to-ready ${formatNumber(restartToReadyMs)} ms`,
       );
       if (loaded < keys) {
-        report.scaleError = `only ${loaded} of ${keys} keys loaded within --max-seconds-per-scale-load=${options.maxSecondsPerScaleLoad}`;
+        report.scaleError = `only ${loaded} of ${keys} keys loaded within --max-seconds-per-scale-load=${options.maxSecondsPerScaleLoad} / --budget-seconds=${options.budgetSeconds}`;
         break;
       }
     }
@@ -216,7 +222,11 @@ function buildRows(options: BenchOptions, reports: readonly TargetReport[]): Tab
     const notes = Object.fromEntries(
       reports.map((r) => {
         const result = resultOf(r);
-        if (result === undefined) return [r.label, r.failures.some((f) => f.name === workload.name) ? "failed" : undefined];
+        if (result === undefined) {
+          const failure = r.failures.find((f) => f.name === workload.name);
+          if (failure === undefined) return [r.label, undefined];
+          return [r.label, failure.error.includes("UNIMPLEMENTED") ? "not implemented" : "failed"];
+        }
         const parts = [
           result.errors > 0 ? `${result.errors} err` : "",
           result.truncated ? "time limit" : "",
@@ -227,6 +237,25 @@ function buildRows(options: BenchOptions, reports: readonly TargetReport[]): Tab
     );
     const unit = workload.kind === "watch" ? "events/s" : "ops/s";
     rows.push({ workload: workload.name, metric: "throughput", unit, better: "higher", values: byLabel((r) => resultOf(r)?.throughputPerSecond), notes });
+    // CPU per request holds up far better than throughput on a machine shared with other work.
+    rows.push({
+      workload: workload.name,
+      metric: "server CPU per op",
+      unit: "us",
+      better: "lower",
+      values: byLabel((r) => {
+        const result = resultOf(r);
+        return result === undefined || result.operations === 0 ? undefined : (result.server.cpuMs * 1000) / result.operations;
+      }),
+    });
+    // Not a comparison: the CPU other processes took meanwhile, i.e. how noisy the machine was.
+    rows.push({
+      workload: workload.name,
+      metric: "other processes' CPU",
+      unit: "cores",
+      better: "none",
+      values: byLabel((r) => resultOf(r)?.otherProcessesCores),
+    });
     const latencies: [string, (w: WorkloadResult) => number][] = [
       ["avg", (w) => w.latency.avgMs],
       ["p50", (w) => w.latency.p50Ms],
@@ -262,7 +291,7 @@ function buildRows(options: BenchOptions, reports: readonly TargetReport[]): Tab
     const notes = Object.fromEntries(
       reports.map((r) => {
         const s = scaleOf(r);
-        return [r.label, s !== undefined && s.keysLoaded < keys ? `only ${shortCount(s.keysLoaded)}` : undefined];
+        return [r.label, s !== undefined && s.keysLoaded < keys ? `only ${Math.floor(s.keysLoaded / 1000)}k` : undefined];
       }),
     );
     const name = `${shortCount(keys)} keys`;
@@ -297,9 +326,10 @@ async function main(): Promise<void> {
     return;
   }
   const startedAt = new Date();
+  const startedAtMs = performance.now();
   const fsync: FsyncProbe = probeFsync(options.dataRoot, options.fsyncWrites, FSYNC_PROBE_MAX_MS);
   print(
-    `disk: fdatasync of ${fsync.writeBytes}-byte writes in ${fsync.directory}: p50 ${formatNumber(fsync.latency.p50Ms)} ms, ` +
+    `disk: fdatasync of ${fsync.writeBytes}-byte writes in ${fsync.directory}: avg ${formatNumber(fsync.latency.avgMs)} ms, p50 ${formatNumber(fsync.latency.p50Ms)} ms, ` +
       `p99 ${formatNumber(fsync.latency.p99Ms)} ms (${fsync.latency.count} writes) => at most ~${formatNumber(fsync.syncsPerSecondAtP50)} durable puts/s for one client`,
   );
   for (const [label, reason] of Object.entries(options.unavailable)) print(`${label}: skipped: ${reason}`);
@@ -311,7 +341,12 @@ async function main(): Promise<void> {
     await Promise.all(targets.map((t) => t.member.destroy()));
   }
   const reports = targets.map((t) => t.report);
-  for (const target of targets) await runScale(options, target.server, target.report);
+  // The scale phase shares what is left of the budget between the targets.
+  for (const [index, target] of targets.entries()) {
+    const remainingMs = startedAtMs + options.budgetSeconds * 1000 - performance.now();
+    const share = remainingMs / (targets.length - index);
+    await runScale(options, target.server, target.report, performance.now() + share);
+  }
   const rows = buildRows(options, reports);
   const labels = ["etcd", "cairn"];
   print();

@@ -77,14 +77,22 @@ export function readMemory(pid: number): MemoryUsage {
 /** Clock ticks per second of /proc/<pid>/stat times; 100 on every Linux Node supports. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-/** CPU time a process (all its threads) has used, in ms, from /proc/<pid>/stat. */
-export function readCpuMs(pid: number): number {
+/** CPU time a process (all its threads) has used, in ms. */
+export interface CpuTime {
+  /** In user space (for cairn: JavaScript, V8, native addons). */
+  readonly userMs: number;
+  /** In the kernel on the process's behalf (system calls: file I/O, sockets, page faults). */
+  readonly systemMs: number;
+}
+
+/** CPU time of a process from /proc/<pid>/stat. */
+export function readCpu(pid: number): CpuTime {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after the command name, which is in parentheses and may contain spaces.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the state field (3).
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  const toMs = (ticks: number): number => (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
+  return { userMs: toMs(Number(fields[11])), systemMs: toMs(Number(fields[12])) };
 }
 
 /** Size of a directory tree. */
@@ -245,8 +253,8 @@ export class Member {
     return readMemory(this.pid);
   }
 
-  cpuMs(): number {
-    return readCpuMs(this.pid);
+  cpu(): CpuTime {
+    return readCpu(this.pid);
   }
 
   disk(): DiskUsage {
@@ -269,13 +277,12 @@ export class Member {
     return this.launch();
   }
 
-  /** Stops the server and removes its data dir and log. */
+  /**
+   * Stops the server gracefully (so that node's --cpu-prof can write its profile) and removes its
+   * data dir and log.
+   */
   async destroy(): Promise<void> {
-    const child = this.child;
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await this.exited;
-    }
+    await this.stop();
     rmSync(this.workDir, { recursive: true, force: true });
   }
 }

@@ -27,6 +27,8 @@ export interface BenchOptions {
   /** Key counts of the scale rows, ascending; empty to skip them. */
   readonly scaleKeys: readonly number[];
   readonly maxSecondsPerScaleLoad: number;
+  /** Whole-run budget; the scale loads are cut short to fit it. */
+  readonly budgetSeconds: number;
   readonly quotaBackendBytes: number;
   readonly snapshotCount: number;
   readonly fsyncWrites: number;
@@ -61,12 +63,13 @@ load
   --watch-streams=10 --watchers-per-stream=10 --watch-puts=500 --watch-put-rate=100
   --workers=auto|N               worker threads per workload (auto: 2 when clients > 1)
   --only=put,range               run only workloads whose name contains one of these
-  --max-seconds-per-workload=30  stop sending after this long; the row covers what was sent
+  --max-seconds-per-workload=20  stop sending after this long; the row covers what was sent
   --warmup=10                    percent of each workload's total sent first, unrecorded (max 2000)
 
 scale rows
   --scale=100000,1000000         key counts to load; RSS, size and restart time at each ("" skips)
   --max-seconds-per-scale-load=120
+  --budget-seconds=570           the scale loads are cut short so the whole run fits this
 
 output
   --fsync-writes=1000            fdatasync probes before the run
@@ -123,6 +126,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
       warmup: { type: "string" },
       scale: { type: "string" },
       "max-seconds-per-scale-load": { type: "string" },
+      "budget-seconds": { type: "string" },
       "fsync-writes": { type: "string" },
       out: { type: "string" },
       help: { type: "boolean" },
@@ -186,13 +190,14 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     unavailable,
     dataRoot: values["data-root"] ?? tmpdir(),
     workers: workersText === "auto" ? "auto" : positiveInt("workers", workersText, 1),
-    maxSecondsPerWorkload: positiveInt("max-seconds-per-workload", values["max-seconds-per-workload"], 30),
+    maxSecondsPerWorkload: positiveInt("max-seconds-per-workload", values["max-seconds-per-workload"], 20),
     warmupFraction: positiveInt("warmup", values.warmup, 10, 0) / 100,
     workloads,
     keySize,
     valSize,
     scaleKeys,
     maxSecondsPerScaleLoad: positiveInt("max-seconds-per-scale-load", values["max-seconds-per-scale-load"], 120),
+    budgetSeconds: positiveInt("budget-seconds", values["budget-seconds"], 570),
     quotaBackendBytes: positiveInt("quota-backend-bytes", values["quota-backend-bytes"], 2 * 1024 * 1024 * 1024),
     snapshotCount: positiveInt("snapshot-count", values["snapshot-count"], 100_000),
     fsyncWrites: positiveInt("fsync-writes", values["fsync-writes"], 1000),

@@ -18,6 +18,8 @@ import { benchKey, splittable, type Workload } from "./workloads.js";
 
 /** Worker utilization above which the generator, not the server, may have set the pace. */
 export const GENERATOR_SATURATED_UTILIZATION = 0.9;
+/** CPU per worker thread (cores) above which a busy worker counts as saturated rather than starved. */
+export const GENERATOR_SATURATED_CORES_PER_WORKER = 0.75;
 
 export interface WorkloadResult {
   readonly name: string;
@@ -41,7 +43,8 @@ export interface WorkloadResult {
     readonly maxEventLoopUtilization: number;
     readonly saturated: boolean;
   };
-  readonly server: { readonly cpuMs: number; readonly cores: number };
+  /** The server's CPU during the run; user and system split as /proc reports them. */
+  readonly server: { readonly cpuMs: number; readonly userMs: number; readonly systemMs: number; readonly cores: number };
   /**
    * CPU the rest of the machine used meanwhile (other processes, the idle other server), in cores:
    * on a shared machine, the noise under this row.
@@ -114,14 +117,17 @@ export async function runWorkload(member: Member, workload: Workload, limits: Ru
   try {
     if (failed !== undefined) throw failed.reason;
     const cpuBefore = process.cpuUsage();
-    const serverCpuBefore = member.cpuMs();
+    const serverCpuBefore = member.cpu();
     const machineBefore = machineBusyMs();
     const startedAt = performance.now();
     for (const { worker } of workers) worker.postMessage("go");
     const results = await Promise.all(workers.map((w) => w.done));
     const elapsedMs = performance.now() - startedAt;
     const cpu = process.cpuUsage(cpuBefore);
-    const serverCpuMs = member.cpuMs() - serverCpuBefore;
+    const serverCpuAfter = member.cpu();
+    const serverUserMs = serverCpuAfter.userMs - serverCpuBefore.userMs;
+    const serverSystemMs = serverCpuAfter.systemMs - serverCpuBefore.systemMs;
+    const serverCpuMs = serverUserMs + serverSystemMs;
     const machineMs = machineBusyMs() - machineBefore;
     const generatorCpuMs = (cpu.user + cpu.system) / 1000;
     const samples = concatSamples(results.map((r) => r.samples));
@@ -142,9 +148,11 @@ export async function runWorkload(member: Member, workload: Workload, limits: Ru
         cpuMs: generatorCpuMs,
         cores: generatorCpuMs / elapsedMs,
         maxEventLoopUtilization,
-        saturated: maxEventLoopUtilization > GENERATOR_SATURATED_UTILIZATION,
+        // Busy loops alone can mean the threads were waiting for a CPU other processes held; the
+        // generator set the pace only if its threads also got (nearly) a core each.
+        saturated: maxEventLoopUtilization > GENERATOR_SATURATED_UTILIZATION && generatorCpuMs / elapsedMs / count > GENERATOR_SATURATED_CORES_PER_WORKER,
       },
-      server: { cpuMs: serverCpuMs, cores: serverCpuMs / elapsedMs },
+      server: { cpuMs: serverCpuMs, userMs: serverUserMs, systemMs: serverSystemMs, cores: serverCpuMs / elapsedMs },
       otherProcessesCores: Math.max(0, machineMs - generatorCpuMs - serverCpuMs) / elapsedMs,
     };
   } finally {

@@ -3,7 +3,8 @@
  * printer they select, and the client they configure.
  */
 import { randomUUID } from "node:crypto";
-import { EtcdClient, type AttemptFailure, type ClientOptions } from "../client/client.js";
+import { readFileSync } from "node:fs";
+import { EtcdClient, type AttemptFailure, type ClientOptions, type TlsOptions } from "../client/client.js";
 import { grpcCodeGoName } from "../api/errors.js";
 import type { FlagDef, FlagSet } from "./cli/flags.js";
 import type { Invocation } from "./cli/command.js";
@@ -209,11 +210,36 @@ export function globalConfig(invocation: Invocation, extraEnvNames: readonly str
   return { endpoints, options, commandTimeoutMs: flags.durationMs("command-timeout"), printer };
 }
 
+function goOpenError(path: string, error: NodeJS.ErrnoException): string {
+  const texts: Record<string, string> = { ENOENT: "no such file or directory", EACCES: "permission denied", EISDIR: "is a directory" };
+  return `open ${path}: ${texts[error.code ?? ""] ?? error.message}`;
+}
+
+/** Checks the TLS files as transport.TLSInfo.ClientConfig does, with its error texts (exit 128). */
+function checkTlsFiles(tls: TlsOptions | undefined): void {
+  if (tls === undefined) return;
+  const { certFile, keyFile, caFile } = tls;
+  if (certFile !== undefined || keyFile !== undefined) {
+    if (certFile === undefined || keyFile === undefined) {
+      throw new CtlExit(ExitCode.badArgs, `KeyFile and CertFile must both be present[key: ${keyFile ?? ""}, cert: ${certFile ?? ""}]`);
+    }
+  }
+  for (const path of [certFile, keyFile, caFile]) {
+    if (path === undefined) continue;
+    try {
+      readFileSync(path);
+    } catch (error) {
+      throw new CtlExit(ExitCode.badArgs, goOpenError(path, error as NodeJS.ErrnoException));
+    }
+  }
+}
+
 /**
  * Connects like clientv3.New: etcd 3.4's client does not wait for a connection here, so an
  * unreachable endpoint surfaces when the first call times out. Authentication happens up front.
  */
 export async function connect(config: GlobalConfig, overrides: Partial<ClientOptions> = {}): Promise<EtcdClient> {
+  checkTlsFiles(config.options.tls);
   try {
     return await EtcdClient.connect({ ...config.options, dialTimeoutMs: 0, commandTimeoutMs: config.commandTimeoutMs, ...overrides });
   } catch (error) {

@@ -3,7 +3,7 @@
  * JSON request, answered with the JSON response; int64 as strings, bytes as base64, defaults
  * omitted, enums by name. Errors are grpc-gateway's {"error","message","code"} object.
  */
-import { fromJsonString, toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { fromJson, toJsonString, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import { EtcdError } from "../api/errors.js";
 import {
   AlarmRequestSchema,
@@ -30,6 +30,7 @@ import {
   TxnResponseSchema,
 } from "../api/gen/etcdserverpb/rpc_pb.js";
 import type { EtcdServer } from "../server/server.js";
+import { goDecode, GoJsonError } from "./gojson.js";
 import { gatewayError, httpStatusFromGrpcCode, type GatewayReply } from "./router.js";
 
 interface Route<I extends DescMessage, O extends DescMessage> {
@@ -71,10 +72,10 @@ export function createGateway(server: EtcdServer): (path: string, body: Buffer) 
 async function serve(r: Route<DescMessage, DescMessage>, body: Buffer): Promise<GatewayReply> {
   let request: MessageShape<DescMessage>;
   try {
-    const text = body.length === 0 ? "{}" : body.toString("utf8");
-    request = fromJsonString(r.input, text, { ignoreUnknownFields: false });
+    request = fromJson(r.input, goDecode(r.input, body.toString("utf8")) as JsonValue, { ignoreUnknownFields: true });
   } catch (err) {
-    return { status: 400, body: gatewayError(3, goJsonError(body) ?? (err as Error).message) };
+    const message = err instanceof GoJsonError ? err.message : (goJsonError(body) ?? (err as Error).message);
+    return { status: 400, body: gatewayError(3, message) };
   }
   try {
     const response = await r.call(request);

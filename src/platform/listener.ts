@@ -3,10 +3,13 @@
  * cmux: the first bytes of a connection decide. A connection that opens with the HTTP/2 client
  * preface goes to gRPC (grpc-js, through its connection injector); anything else goes to the
  * HTTP/1 server. Garbage that is neither is handed to the HTTP/1 parser, which answers
- * "400 Bad Request" and closes, as Go's net/http does.
+ * "400 Bad Request" and closes, as Go's net/http does. HTTP/2 connections reach gRPC through
+ * rewriteAuthorityOnRead, which repairs the `:authority` values (e.g. `http://host:port`) that
+ * grpc-go clients send and Node's HTTP/2 server would refuse (see h2-authority.ts).
  */
 import net from "node:net";
 import type { Duplex } from "node:stream";
+import { rewriteAuthorityOnRead } from "./h2-authority.js";
 
 /**
  * How many bytes may arrive before the first line of an HTTP/1 request is complete; longer or
@@ -64,7 +67,7 @@ function sniff(socket: net.Socket, sinks: ConnectionSinks): void {
     socket.setTimeout(0);
     socket.unshift(seen);
     if (prefix) {
-      sinks.http2(socket);
+      sinks.http2(rewriteAuthorityOnRead(socket));
     } else {
       sinks.http1(socket);
       // Node's HTTP/1 server reads through 'data' events once the socket flows again.

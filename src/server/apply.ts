@@ -235,15 +235,23 @@ function compareKeyValue(compare: Compare, kv: KeyValue | undefined): boolean {
 /**
  * Checks the ops on the taken path before any write (etcd's checkRequests): ignore_value /
  * ignore_lease need an existing key; a range at a revision must be readable.
+ *
+ * Unlike etcd 3.4, a put with ignore_value / ignore_lease whose key an earlier delete of the same
+ * txn removes (possible only with a from-key delete, which the duplicate-key check lets through)
+ * is refused here with "key not found"; etcd panics on it in the middle of the txn.
  */
-function checkTxnPath(view: KvRead, request: TxnRequest, path: boolean[], cursor: { i: number }, writes: boolean): void {
+function checkTxnPath(view: KvRead, request: TxnRequest, path: boolean[], cursor: { i: number }, writes: boolean, deleted: Array<{ key: Uint8Array; end: Uint8Array | undefined }> = []): void {
   const ops = path[cursor.i++] === true ? request.success : request.failure;
   for (const op of ops) {
     const r = op.request;
     if (r.case === "requestTxn") {
-      checkTxnPath(view, r.value, path, cursor, writes);
+      checkTxnPath(view, r.value, path, cursor, writes, deleted);
+    } else if (r.case === "requestDeleteRange") {
+      deleted.push({ key: r.value.key, end: rangeEnd(r.value.rangeEnd) });
     } else if (r.case === "requestPut" && writes && (r.value.ignoreValue || r.value.ignoreLease)) {
-      if (view.range(r.value.key, undefined, { limit: 0, revision: 0, countOnly: false }).kvs.length === 0) throw etcdError("keyNotFound");
+      const key = r.value.key;
+      const exists = view.range(key, undefined, { limit: 0, revision: 0, countOnly: false }).kvs.length > 0;
+      if (!exists || deleted.some((d) => covers(d.key, d.end, key))) throw etcdError("keyNotFound");
     } else if (r.case === "requestPut" && writes && r.value.lease !== 0n) {
       throw etcdError("leaseNotFound");
     } else if (r.case === "requestRange" && r.value.revision !== 0n) {
@@ -251,6 +259,12 @@ function checkTxnPath(view: KvRead, request: TxnRequest, path: boolean[], cursor
       if (Number(r.value.revision) < view.firstRevision()) throw etcdError("compacted");
     }
   }
+}
+
+/** Whether the range [key, end) (end undefined: the key alone; empty: to the last key) holds `k`. */
+function covers(key: Uint8Array, end: Uint8Array | undefined, k: Uint8Array): boolean {
+  if (end === undefined) return Buffer.compare(key, k) === 0;
+  return Buffer.compare(key, k) <= 0 && (end.length === 0 || Buffer.compare(k, end) < 0);
 }
 
 /** Runs the ops of the taken path in `txn`, filling responses in request order. */

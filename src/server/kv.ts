@@ -66,8 +66,10 @@ export interface KvStore {
   hash(): number;
   /** Number of live keys. */
   keyCount(): number;
-  /** Physical size and in-use size of the backend, in bytes. */
+  /** Physical size and in-use size of the backend, in bytes (the in-use size is costly to compute). */
   size(): { totalBytes: number; inUseBytes: number };
+  /** Physical size of the backend in bytes (cheap; what the quota is checked against, as in etcd). */
+  totalSizeBytes(): number;
   defragment(): Promise<void>;
   /** A consistent read-only view of every bucket as committed now (Maintenance.Snapshot). */
   snapshotView(): BackendReadView;

@@ -160,6 +160,11 @@ async function main(): Promise<void> {
         },
       );
   };
+  // A failed WAL write or fsync, or an assertion, leaves state that cannot be trusted: stop, as etcd does.
+  process.on("uncaughtException", (err) => {
+    log.error(`fatal: ${err.stack ?? err.message}`);
+    process.exit(1);
+  });
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
 }

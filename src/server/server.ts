@@ -120,14 +120,14 @@ export class EtcdServer {
     this.ids = new RequestIdGenerator(options.memberId, options.clock.nowMs());
     this.backend = new BackendApplier(this.store, this.alarms);
     const capped = new CappedApplier(this.backend, this.alarms);
-    this.quota = new BackendQuota(options.quotaBackendBytes, () => this.store.size().totalBytes);
+    this.quota = new BackendQuota(options.quotaBackendBytes, () => this.store.totalSizeBytes());
     this.applier = new QuotaApplier(capped, (request) => this.quota.available(request), () => this.raiseNoSpace());
     this.metrics = new ServerMetrics({
       hasLeader: () => this.leader !== 0n,
       isLeader: () => this.leader === options.memberId,
       committedIndex: () => this.raft.committedIndex(),
       appliedIndex: () => this.raft.appliedIndex(),
-      dbTotalSizeBytes: () => this.store.size().totalBytes,
+      dbTotalSizeBytes: () => this.store.totalSizeBytes(),
       dbInUseBytes: () => this.store.size().inUseBytes,
       keysTotal: () => this.store.keyCount(),
       currentRevision: () => this.store.currentRevision(),

@@ -130,6 +130,9 @@ export class MvccKvStore implements KvStore {
   keyCount(): number {
     return this.mvcc.keyCount();
   }
+  totalSizeBytes(): number {
+    return this.mvcc.sizeBytes();
+  }
   size(): { totalBytes: number; inUseBytes: number } {
     return { totalBytes: this.mvcc.sizeBytes(), inUseBytes: this.mvcc.sizeInUseBytes() };
   }

@@ -502,9 +502,10 @@ export function decodeUint64(buf: Uint8Array): number {
 //   METADATA         opaque bytes given when the WAL was created (e.g. node and cluster ID)
 //
 // Reading: a bad record (short, bad length, bad crc) in the last segment is a torn write and is
-// cut off (zeroed and synced) when everything after it is zero or the record contains a zeroed
-// 512-byte sector; anywhere else it is corruption and the WAL refuses to open, naming the file and
-// offset. Entries with an index already seen replace the earlier ones from that index on (a Raft
+// cut off (zeroed and synced) when everything after it is zero, or when the record contains a
+// zeroed 512-byte sector and the next record does not chain from its stored CRC; anywhere else it
+// is corruption and the WAL refuses to open, naming the file and offset. Known limit (shared with
+// etcd): a bit flip in the very last record of the log is indistinguishable from a torn write. Entries with an index already seen replace the earlier ones from that index on (a Raft
 // log truncation).
 // ---------------------------------------------------------------------------------------------
 

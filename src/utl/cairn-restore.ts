@@ -6,8 +6,8 @@
  */
 import { join } from "node:path";
 import { LmdbBackend } from "../storage/backend/lmdb.js";
-import { MvccStore, loadBuckets } from "../storage/mvcc/index.js";
-import { META_BUCKET, META_CONSISTENT_INDEX } from "../storage/schema.js";
+import { loadBuckets } from "../storage/mvcc/index.js";
+import { ALL_BUCKETS, KEY_BUCKET, META_BUCKET, META_CONSISTENT_INDEX, decodeKeyValue, decodeRevisionKey } from "../storage/schema.js";
 import { RestoreError, type RestorePlan, type RestoreTarget } from "./snapshot-restore.js";
 
 /** Where `cairn` keeps its backend inside a data directory. */
@@ -24,8 +24,22 @@ function* restoredEntries(plan: RestorePlan): Generator<{ bucket: string; key: U
       // The consistent index names an entry of the old cluster's Raft log. The restored member
       // starts a new log at index 1, and would skip every entry up to the old index: drop it.
       if (bucket.name === META_BUCKET && Buffer.compare(entry.key, consistentIndexKey) === 0) continue;
+      if (bucket.name === KEY_BUCKET) checkKeyBucketEntry(entry.key, entry.value);
       yield { bucket: bucket.name, key: entry.key, value: entry.value };
     }
+  }
+}
+
+/**
+ * Checks that a key-bucket entry is what Cairn's MVCC store can rebuild its index from: a 17- or
+ * 18-byte revision key and a decodable mvccpb.KeyValue.
+ */
+function checkKeyBucketEntry(key: Uint8Array, value: Uint8Array): void {
+  try {
+    decodeRevisionKey(key);
+    decodeKeyValue(value);
+  } catch (error) {
+    throw new RestoreError(`key bucket entry ${Buffer.from(key).toString("hex")} is not an etcd revision key with a KeyValue: ${(error as Error).message}`);
   }
 }
 
@@ -35,10 +49,9 @@ export const cairnRestoreTarget: RestoreTarget = {
     const backend = new LmdbBackend({ path: backendDir(dataDir) });
     try {
       loadBuckets(backend, restoredEntries(plan));
-      // Opening the store creates any missing bucket and rebuilds the key index from the "key"
-      // bucket, decoding every KeyValue: a snapshot whose contents Cairn cannot serve fails here,
-      // before the data directory is moved into place.
-      MvccStore.open(backend);
+      // Every bucket etcd's schema has exists afterwards, even those the snapshot lacked.
+      for (const bucket of ALL_BUCKETS) backend.createBucket(bucket);
+      backend.commit();
     } finally {
       await backend.close();
     }

@@ -7,7 +7,7 @@
  * is then built under a temporary name beside the target and renamed into place, so a failed
  * restore leaves nothing behind.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { BboltReader, decodeBucketValue, type BucketEntry } from "../storage/bbolt/reader.js";
 import { openSnapshotDatabase, verifySnapshotHash } from "../storage/bbolt/snapshot-file.js";
@@ -133,15 +133,15 @@ export function planRestore(options: RestoreOptions): RestorePlan {
     dbSizeBytes,
     reader,
     *buckets() {
-      for (const bucket of reader.entries(reader.rootBucket())) {
-        const name = Buffer.from(bucket.key).toString("latin1");
-        if (name === MEMBERS_BUCKET) {
-          yield { name, entries: memberEntries(cluster) };
-        } else if (name === MEMBERS_REMOVED_BUCKET) {
-          yield { name, entries: [] };
-        } else {
-          yield { name, entries: reader.entries(decodeBucketValue(bucket.value)) };
-        }
+      // The membership buckets are written even when the snapshot lacks them.
+      const stored = new Map<string, Uint8Array>();
+      for (const bucket of reader.entries(reader.rootBucket())) stored.set(Buffer.from(bucket.key).toString("latin1"), bucket.value);
+      const names = [...new Set([...stored.keys(), MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET])];
+      names.sort((a, b) => Buffer.compare(Buffer.from(a, "latin1"), Buffer.from(b, "latin1")));
+      for (const name of names) {
+        if (name === MEMBERS_BUCKET) yield { name, entries: memberEntries(cluster) };
+        else if (name === MEMBERS_REMOVED_BUCKET) yield { name, entries: [] };
+        else yield { name, entries: reader.entries(decodeBucketValue(stored.get(name)!)) };
       }
     },
     close: () => source.close(),
@@ -167,16 +167,61 @@ export async function executeRestore(plan: RestorePlan, target: RestoreTarget): 
   const suffix = `.restoring-${process.pid}`;
   const tempData = join(dirname(resolve(dataDir)), `${basename(dataDir)}${suffix}`);
   const tempWal = dedicatedWalDir ? join(dirname(resolve(walDir)), `${basename(walDir)}${suffix}`) : join(tempData, "member", "wal");
+  let walPlaced = false;
+  removeStaleRestores(dataDir);
+  if (dedicatedWalDir) removeStaleRestores(walDir);
   try {
     mkdirSync(tempData, { recursive: true, mode: 0o700 });
     mkdirSync(tempWal, { recursive: true, mode: 0o700 });
     await target.write(plan, tempData, tempWal);
-    if (dedicatedWalDir) renameSync(tempWal, walDir);
+    if (dedicatedWalDir) {
+      renameSync(tempWal, walDir);
+      walPlaced = true;
+      syncDirectory(dirname(resolve(walDir)));
+    }
     renameSync(tempData, dataDir);
+    syncDirectory(dirname(resolve(dataDir)));
   } catch (error) {
     rmSync(tempData, { recursive: true, force: true });
-    if (dedicatedWalDir) rmSync(tempWal, { recursive: true, force: true });
+    if (dedicatedWalDir) rmSync(walPlaced ? walDir : tempWal, { recursive: true, force: true });
     throw error;
+  }
+}
+
+const RESTORING_SUFFIX = /^\.restoring-(\d+)$/;
+
+/**
+ * Removes what restores into `target` left behind when they were killed: `<target>.restoring-<pid>`
+ * directories whose process no longer runs.
+ */
+function removeStaleRestores(target: string): void {
+  const parent = dirname(resolve(target));
+  const name = basename(target);
+  if (!existsSync(parent)) return;
+  for (const entry of readdirSync(parent)) {
+    if (!entry.startsWith(name)) continue;
+    const match = RESTORING_SUFFIX.exec(entry.slice(name.length));
+    if (match === null || isRunning(Number(match[1]))) continue;
+    rmSync(join(parent, entry), { recursive: true, force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Makes a rename inside `dir` durable. */
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -146,6 +146,18 @@ test("files written by Cairn pass bbolt's own checks and etcdctl computes the sa
       assert.equal(cairnutl(["snapshot", "status", file, "-w", format]).stdout, expected.stdout);
     }
     assert.equal(snapshotStatus(file).revision, 40_000n);
+
+    // Sizes whose human form is a tie under %.0f (20.5 kB, 65.5 kB): Go rounds half to even.
+    for (const [name, valueBytes] of [["five-pages.db", 2000], ["sixteen-pages.db", 4096 * 11 + 100]] as const) {
+      const small = join(dir.path, name);
+      writeSnapshotFile(small, (writer) => {
+        writer.beginBucket("key");
+        writer.put(revisionKey(1), Buffer.alloc(valueBytes));
+        writer.endBucket();
+      });
+      const expected = etcdctl(["snapshot", "status", small]);
+      assert.equal(cairnutl(["snapshot", "status", small]).stdout, expected.stdout, name);
+    }
   } finally {
     dir.cleanup();
   }

@@ -82,7 +82,7 @@ test("npm run bench runs on a tiny load against etcd and reports every workload"
         afterWorkloads: { memory: { rssBytes: number }; disk: { allocatedBytes: number } };
         scale: { keys: number; keysLoaded: number; restartToReadyMs: number; afterLoad: { memory: { rssBytes: number }; disk: { allocatedBytes: number } } }[];
       }[];
-      table: { workload: string; metric: string; values: Record<string, number | null>; ratio: number | null }[];
+      table: { workload: string; metric: string; values: Record<string, number | null>; ratio?: number | null }[];
     };
     assert.ok(result.fsync.latency.count > 0);
     assert.deepEqual(result.targets.map((t) => t.label), ["etcd", "cairn"]);
@@ -108,7 +108,9 @@ test("npm run bench runs on a tiny load against etcd and reports every workload"
     assert.equal(throughputRows.length, WORKLOADS.length);
     for (const row of result.table) {
       assert.equal(typeof row.values["etcd"], "number", `${row.workload} ${row.metric}: no etcd value`);
-      assert.equal(typeof row.ratio, "number", `${row.workload} ${row.metric}: no ratio`);
+      if (row.metric === "other processes' CPU") assert.equal(row.ratio, undefined, "noise rows have no ratio");
+      // /proc counts CPU in 10 ms ticks, so a tiny workload may read 0 and have no ratio.
+      else if (row.metric !== "server CPU per op") assert.equal(typeof row.ratio, "number", `${row.workload} ${row.metric}: no ratio`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -3,8 +3,10 @@
  * directory, and guarantees the child is killed (also when a test fails or the process exits).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -67,19 +69,27 @@ export interface EtcdOptions {
   readonly tls?: { readonly caFile: string; readonly certFile: string; readonly keyFile: string };
 }
 
-/** Whether etcd answers on the port: a TCP connection is accepted (TLS or not). */
-function isHealthy(port: number): Promise<boolean> {
+/** Whether etcd reports itself healthy on /health (it has a leader and serves requests). */
+function isHealthy(clientUrl: string, tls: EtcdOptions["tls"]): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
+    const url = new URL("/health", clientUrl);
+    const options =
+      tls === undefined
+        ? { timeout: 1000 }
+        : { timeout: 1000, ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
+    const request = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, options, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (body += chunk));
+      response.on("end", () => resolve(/"health"\s*:\s*"true"/.test(body)));
     });
-    socket.once("error", () => resolve(false));
+    request.on("timeout", () => request.destroy());
+    request.on("error", () => resolve(false));
+    request.end();
   });
 }
 
-/** Starts etcd and waits until it answers /health. */
+/** Starts etcd and waits until /health reports it healthy (it has elected itself leader). */
 export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), "cairn-etcd-"));
   const name = options.name ?? "default";
@@ -130,7 +140,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess>
       await stop();
       throw new Error(`etcd exited early (code ${child.exitCode}): ${stderr}`);
     }
-    if (await isHealthy(clientPort)) break;
+    if (await isHealthy(clientUrl, options.tls)) break;
     if (performance.now() - started > maxWaitMs) {
       await stop();
       throw new Error(`etcd did not become healthy within ${maxWaitMs} ms: ${stderr}`);

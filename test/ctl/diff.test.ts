@@ -6,7 +6,7 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, skipWithoutEtcd, startEtcd, type EtcdProcess } from "../client/etcd.js";
@@ -49,8 +49,19 @@ const normalizers: Record<string, (text: string) => string> = {
       .replace(/\/[0-9a-f]{15,16}\b/g, "/<hexid>"),
   /** Remaining lease time depends on when the call lands relative to the grant. */
   ttl: (t) => t.replace(/remaining\(\d+s\)/g, "remaining(<n>s)").replace(/"(ttl|TTL)":\d+/g, '"$1":<n>').replace(/"TTL" : \d+/g, '"TTL" : <n>').replace(/TTL\(\d+\)/g, "TTL(<n>)"),
+  /** cheggaaa/pb progress bars redraw with carriage returns on their own clock. */
+  progress: (t) => t.replace(/\r[^\n]*\n/g, "<progress>\n"),
+  /** Resident memory measured by check datascale. */
+  memory: (t) => t.replace(/memory used : [0-9.]+ MB/g, "memory used : <n> MB"),
+  /** Member lists come in member-id order, and added members get random ids. */
+  "member-order": (t) =>
+    t
+      .replace(/ETCD_INITIAL_CLUSTER="([^"]*)"/g, (_m, list: string) => `ETCD_INITIAL_CLUSTER="${list.split(",").sort().join(",")}"`)
+      .split("\n")
+      .sort()
+      .join("\n"),
   /** Member ids of members added at run time are random. */
-  "member-id": (t) => t.replace(/\b[0-9a-f]{15,16}\b/g, "<hexid>").replace(/"ID":\d+/g, '"ID":<id>'),
+  "member-id": (t) => t.replace(/(Member|cluster) +[0-9a-f]{15,16}\b/g, "$1 <hexid>").replace(/\b[0-9a-f]{15,16}\b/g, "<hexid>").replace(/"ID":\d+/g, '"ID":<id>'),
   /** Database sizes move with timing of background commits. */
   "db-size": (t) =>
     t
@@ -104,9 +115,12 @@ function setupScript(lines: readonly string[]): string {
   return lines.length === 0 ? "" : `{\n${lines.join("\n")}\n} >/dev/null 2>&1 </dev/null\n`;
 }
 
-/** Runs a case in a scratch directory ($WORK) that is the same path for both tools and emptied between. */
-function runCase(target: Target, c: DiffCase, tool: string): RunResult {
-  const work = join(tmpdir(), "cairn-ctl-diff-work");
+/** A scratch directory ($WORK) for one case, the same path for both tools, emptied between runs. */
+function newWorkDir(): string {
+  return mkdtempSync(join(tmpdir(), "cairn-ctl-diff-"));
+}
+
+function runCase(target: Target, c: DiffCase, tool: string, work: string): RunResult {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   try {
@@ -156,9 +170,10 @@ for (const file of files) {
     });
     for (const c of group.cases) {
       test(c.name, { skip: c.skip ?? false }, async () => {
+        const work = newWorkDir();
         if (shared !== undefined) {
           const target = { etcd: shared, pki };
-          compare(c, runCase(target, c, "etcdctl"), runCase(target, c, cairnctl));
+          compare(c, runCase(target, c, "etcdctl", work), runCase(target, c, cairnctl, work));
           return;
         }
         const ports = { clientPort: await freePort(), peerPort: await freePort() };
@@ -166,7 +181,7 @@ for (const file of files) {
         for (const tool of ["etcdctl", cairnctl]) {
           const etcd = await startEtcd(etcdOptions(group, pki, ports));
           try {
-            results.push(runCase({ etcd, pki }, c, tool));
+            results.push(runCase({ etcd, pki }, c, tool, work));
           } finally {
             await etcd.stop();
           }

@@ -83,10 +83,10 @@ const kvSteps: Step[] = [
   { ctl: ["defrag"] },
   { ctl: ["get", "t", "--prefix", "-w", "json"] },
   { ctl: ["get", "t", "--prefix", "--limit", "1", "-w", "fields"] },
-  { ctl: ["get", "t", "--prefix", "-w", "table"] },
-  { ctl: ["member", "list", "-w", "table"] },
+  { ctl: ["get", "t", "--prefix", "-w", "table"], table: true },
+  { ctl: ["member", "list", "-w", "table"], table: true },
   { ctl: ["endpoint", "hashkv"] },
-  { ctl: ["endpoint", "hashkv", "-w", "table"] },
+  { ctl: ["endpoint", "hashkv", "-w", "table"], table: true },
   { ctl: ["endpoint", "health", "-w", "table"], table: true },
   { ctl: ["put", "leased", "v", "--lease", "1234abcd"] },
   { ctl: ["del", "t", "--prefix", "-w", "json"] },
@@ -126,6 +126,17 @@ const kvSteps: Step[] = [
   { http: "/v3/maintenance/alarm", body: { action: "GET" } },
   { http: "/v3/cluster/member/list", body: {} },
   { http: "/v3/kv/nope", body: {} },
+  // Wrong types and odd JSON: Go's decoder messages (or acceptance) as etcd's gateway gives them.
+  ...[
+    '{"key":123}', '{"key":"YQ==","limit":"abc"}', '{"key":"!!!"}', '{"key":"YQ","limit":1}', '{"key":"YQ=","limit":1}', '{"key":"YWJj=","limit":1}',
+    '{"key":"YQ==","sort_order":"BOGUS"}', '{"key":"YQ==","unknown_field":1}', '{"key":"YQ==","limit":1.5}', '{"key":"YQ==","limit":"5"}',
+    '{"key":"YQ==","sort_order":2}', "[1]", "7", '"s"', '{"key":"YQ=="} trailing', "null", '{"key":null}', '{"key":"YQ==","serializable":"yes"}',
+    '{"key":"YQ==","limit":"1.5"}', '{"key":"YQ==","revision":-1}',
+  ].map((body) => ({ http: "/v3/kv/range", body })),
+  { http: "/v3/kv/txn", body: '{"compare":[{"key":"YQ==","target":"NOPE"}]}' },
+  { http: "/v3/kv/txn", body: '{"compare":{"key":"YQ=="}}' },
+  { http: "/v3/kv/txn", body: '{"success":[{"request_put":{"key":5}}]}' },
+  { http: "/v3/kv/txn", body: '{"success":[{"request_put":{"key":"eA==","value":"eQ==","lease":"x"}}]}' },
   { http: "/v3/kv/range", method: "GET" },
 ];
 
@@ -145,6 +156,7 @@ async function runStep(member: Member, id: Identity, step: Step): Promise<string
     const r = await etcdctl(member.endpoint, step.ctl, step.input);
     let stdout = normalize(r.stdout, id);
     if (step.status === true) stdout = normalizeStatusSimple(stdout);
+    // Column widths follow the widest cell, and IDs have no fixed width: compare cells, not padding.
     if (step.table === true) stdout = stdout.replace(/[0-9.]+(ms|µs|s)\b/g, "<T>").replace(/-+/g, "-").replace(/ +/g, " ");
     return `exit=${r.code}\n${stdout}${errorLines(normalize(r.stderr, id))}`;
   }

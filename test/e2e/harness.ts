@@ -163,6 +163,8 @@ export function etcdctl(endpoint: string, args: readonly string[], input?: strin
       clearTimeout(timer);
       resolveRun({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
+    // etcdctl may exit before reading its input (a usage error): that is its answer, not ours.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(input ?? "");
   });
 }

@@ -84,3 +84,30 @@ test("/metrics on the client URL and on --listen-metrics-urls; SIGTERM exits cle
     await member.stop();
   }
 });
+
+test("--wal-dir keeps the WAL apart; a SIGKILLed member restarts from it with the same identity", { timeout: 60_000 }, async () => {
+  const { mkdtempSync, readdirSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const walDir = mkdtempSync(join(tmpdir(), "cairn-waldir-"));
+  const member = await startMember("cairn", { flags: ["--wal-dir", walDir] });
+  try {
+    const put = await fetch(`${member.url}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: "dw==", value: "MQ==" }) });
+    const header = (await put.json()) as { header: { member_id: string; cluster_id: string } };
+    assert.ok(readdirSync(walDir).some((name) => name.endsWith(".wal")), "no WAL segment in --wal-dir");
+    await member.kill("SIGKILL");
+    const again = await startMember("cairn", { dataDir: member.dataDir, clientPort: member.clientPort, peerPort: member.peerPort, flags: ["--wal-dir", walDir] });
+    try {
+      const res = await fetch(`${again.url}/v3/kv/range`, { method: "POST", body: JSON.stringify({ key: "dw==" }) });
+      const body = (await res.json()) as { header: { member_id: string; cluster_id: string }; kvs: Array<{ value: string }> };
+      assert.equal(body.kvs[0]?.value, "MQ==");
+      assert.equal(body.header.member_id, header.header.member_id);
+      assert.equal(body.header.cluster_id, header.header.cluster_id);
+    } finally {
+      await again.kill();
+    }
+  } finally {
+    await member.stop();
+    rmSync(walDir, { recursive: true, force: true });
+  }
+});

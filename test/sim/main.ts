@@ -63,7 +63,7 @@ function main(): void {
     ticks += result.ticks;
     if (result.violations.length > 0) {
       failing++;
-      process.stdout.write(`FAIL seed ${seed} profile ${profile.name} (${result.members} members, preVote=${result.preVote}, checkQuorum=${result.checkQuorum})\n`);
+      process.stdout.write(`FAIL seed ${seed} profile ${profile.name} (${result.members} members, preVote=${result.preVote}, checkQuorum=${result.checkQuorum}, ${result.settings})\n`);
       for (const v of result.violations) process.stdout.write(`  ${v}\n`);
       const ticksArg = args.ticks === DEFAULT_OPTIONS.faultTicks ? "" : ` --ticks ${args.ticks}`;
       process.stdout.write(`  replay: npm run sim -- --seed ${seed} --profile ${profile.name}${ticksArg} --trace\n`);

@@ -9,7 +9,7 @@
  * restarted, no more loss or crashes) and a liveness probe that must commit within
  * `livenessBoundTicks`.
  */
-import { RawNode, type Ready } from "../../src/raft/node.js";
+import { RawNode, type RaftLimits, type Ready } from "../../src/raft/node.js";
 import { MemoryStorage, emptySnapshot } from "../../src/raft/storage.js";
 import { SeededRandom } from "../../src/raft/rand.js";
 import { ProposalDroppedError } from "../../src/raft/errors.js";
@@ -41,6 +41,8 @@ export interface SimResult {
   members: number;
   preVote: boolean;
   checkQuorum: boolean;
+  /** Heartbeat interval and limits of the run, for the failure report. */
+  settings: string;
   violations: string[];
   /** Simulated ticks run (all phases). */
   ticks: number;
@@ -56,7 +58,11 @@ export interface SimResult {
 }
 
 const ELECTION_TICKS = 10;
-const HEARTBEAT_TICKS = 1;
+/** Per-run choices of heartbeat interval and flow-control limits, so every setting gets exercised. */
+const HEARTBEAT_CHOICES = [1, 1, 2, 3];
+const MAX_MSG_BYTES_CHOICES = [1, 256, 4096, 1 << 20];
+const MAX_INFLIGHT_CHOICES = [1, 2, 16, 256];
+const MAX_UNCOMMITTED_BYTES_CHOICES = [0, 512, 1 << 16];
 const KEYS = ["a", "b", "c"];
 const CLIENTS = 4;
 /** A client gives up on an operation after this many ticks (its outcome becomes unknown). */
@@ -98,6 +104,8 @@ export class Simulation {
   private transfers = 0;
   /** Op ids of the liveness probe's markers proposed after healing. */
   private readonly probeMarker = new Set<number>();
+  /** Heartbeat interval and Raft limits chosen for this run. */
+  readonly settings: { heartbeatTicks: number; limits: RaftLimits };
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
   private now = 0;
@@ -116,6 +124,15 @@ export class Simulation {
     const n = sizes[this.random.intn(sizes.length)]!;
     this.preVote = this.random.chance(0.5);
     this.checkQuorum = this.random.chance(0.5);
+    const pick = <T>(choices: readonly T[]): T => choices[this.random.intn(choices.length)]!;
+    this.settings = {
+      heartbeatTicks: pick(HEARTBEAT_CHOICES),
+      limits: {
+        maxSizePerMsgBytes: pick(MAX_MSG_BYTES_CHOICES),
+        maxInflightMsgs: pick(MAX_INFLIGHT_CHOICES),
+        maxUncommittedEntriesSizeBytes: pick(MAX_UNCOMMITTED_BYTES_CHOICES),
+      },
+    };
     this.ids = Array.from({ length: n }, (_, i) => BigInt(i + 1));
     this.nextMemberId = n + 1;
     this.network = new SimNetwork(
@@ -160,11 +177,11 @@ export class Simulation {
     member.node = new RawNode({
       id: member.id,
       electionTicks: ELECTION_TICKS,
-      heartbeatTicks: HEARTBEAT_TICKS,
+      heartbeatTicks: this.settings.heartbeatTicks,
       storage,
       random: this.random.fork(),
       applied: snapIndex,
-      limits: { maxSizePerMsgBytes: 4096, maxInflightMsgs: 16, maxUncommittedEntriesSizeBytes: 1 << 16 },
+      limits: this.settings.limits,
       preVote: this.preVote,
       checkQuorum: this.checkQuorum,
     });
@@ -581,6 +598,7 @@ export class Simulation {
       members: this.ids.length,
       preVote: this.preVote,
       checkQuorum: this.checkQuorum,
+      settings: `heartbeat=${this.settings.heartbeatTicks} maxMsgBytes=${this.settings.limits.maxSizePerMsgBytes} inflight=${this.settings.limits.maxInflightMsgs} maxUncommittedBytes=${this.settings.limits.maxUncommittedEntriesSizeBytes}`,
       violations: [...this.checker.violations.map((v) => `${v}`), ...this.violations],
       ticks: this.ticks,
       opsInvoked: this.history.length,

@@ -130,6 +130,18 @@ test("HashKV and Range equal etcd 3.4's after the same mixed workload", { skip: 
     else assert.deepEqual(mine, { hash: fromEtcd.hash, compact_revision: fromEtcd.compact_revision, revision: fromEtcd.header.revision }, `rev ${rev}`);
   }
 
+  // Many keys with equal sort values: etcd's sort.Sort is not stable, and its order must be matched.
+  for (let i = 0; i < 40; i++) {
+    const key = `s${String(i).padStart(2, "0")}`;
+    const value = ["v", "w", "x"][i % 3]!;
+    etcd.ctl("put", key, value);
+    store.put(bytes(key), bytes(value));
+    if (i % 4 === 0) {
+      etcd.ctl("put", key, value);
+      store.put(bytes(key), bytes(value));
+    }
+  }
+
   // Range with etcdctl's options.
   const rangeCases: { args: string[]; req: RangeRequest }[] = [
     { args: ["k", "--prefix"], req: { key: bytes("k"), rangeEnd: bytes("l") } },
@@ -137,12 +149,19 @@ test("HashKV and Range equal etcd 3.4's after the same mixed workload", { skip: 
     { args: ["k", "--prefix", "--limit=3"], req: { key: bytes("k"), rangeEnd: bytes("l"), limit: 3 } },
     { args: ["k", "--prefix", "--keys-only"], req: { key: bytes("k"), rangeEnd: bytes("l"), keysOnly: true } },
     { args: ["k", "--prefix", "--sort-by=MODIFY", "--order=DESCEND", "--limit=4"], req: { key: bytes("k"), rangeEnd: bytes("l"), sortTarget: SortTarget.Mod, sortOrder: SortOrder.Descend, limit: 4 } },
-    { args: ["k", "--prefix", "--sort-by=VERSION"], req: { key: bytes("k"), rangeEnd: bytes("l"), sortTarget: SortTarget.Version, sortOrder: SortOrder.Ascend } },
+    { args: ["k", "--prefix", "--sort-by=VERSION"], req: { key: bytes("k"), rangeEnd: bytes("l"), sortTarget: SortTarget.Version } },
     { args: ["k", "--prefix", "--sort-by=CREATE", "--order=DESCEND"], req: { key: bytes("k"), rangeEnd: bytes("l"), sortTarget: SortTarget.Create, sortOrder: SortOrder.Descend } },
     { args: ["k", "--prefix", "--sort-by=VALUE", "--order=ASCEND"], req: { key: bytes("k"), rangeEnd: bytes("l"), sortTarget: SortTarget.Value, sortOrder: SortOrder.Ascend } },
     { args: ["k", "--prefix", `--rev=${compacted}`], req: { key: bytes("k"), rangeEnd: bytes("l"), revision: compacted } },
     { args: ["k", "--prefix", `--rev=${compacted + 2}`, "--limit=2"], req: { key: bytes("k"), rangeEnd: bytes("l"), revision: compacted + 2, limit: 2 } },
     { args: [keys[5]!], req: { key: bytes(keys[5]!) } },
+    { args: ["s", "--prefix", "--sort-by=VERSION"], req: { key: bytes("s"), rangeEnd: bytes("t"), sortTarget: SortTarget.Version } },
+    { args: ["s", "--prefix", "--sort-by=VERSION", "--order=DESCEND"], req: { key: bytes("s"), rangeEnd: bytes("t"), sortTarget: SortTarget.Version, sortOrder: SortOrder.Descend } },
+    { args: ["s", "--prefix", "--sort-by=VALUE", "--order=DESCEND"], req: { key: bytes("s"), rangeEnd: bytes("t"), sortTarget: SortTarget.Value, sortOrder: SortOrder.Descend } },
+    // etcdctl sends no order with --sort-by alone: etcd then applies the limit before sorting.
+    { args: ["s", "--prefix", "--sort-by=VALUE", "--limit=7"], req: { key: bytes("s"), rangeEnd: bytes("t"), sortTarget: SortTarget.Value, limit: 7 } },
+    { args: ["s", "--prefix", "--sort-by=VALUE", "--order=ASCEND", "--limit=7"], req: { key: bytes("s"), rangeEnd: bytes("t"), sortTarget: SortTarget.Value, sortOrder: SortOrder.Ascend, limit: 7 } },
+    { args: ["", "--from-key", "--sort-by=VERSION"], req: { key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0), sortTarget: SortTarget.Version } },
   ];
   for (const { args, req } of rangeCases) {
     const fromEtcd = JSON.parse(etcd.ctl("get", ...args, "-w", "json")) as {

@@ -328,3 +328,21 @@ test("the next segment is preallocated in the background and used by the cut; cl
   assert.deepEqual(state.entries.map((e) => e.index), range(1, 200).map((e) => e.index));
   reopened.close();
 });
+
+test("a damaged zero-heavy record followed by good records is corruption, not a torn tail", (t) => {
+  const dir = tempDir(t);
+  const wal = Wal.create(dir, new Uint8Array(0));
+  wal.save(null, [entry(1)]);
+  wal.sync();
+  // Entry 2 carries 2 KiB of zeros (legitimate data); entry 3 follows it.
+  wal.save(null, [{ term: 1, index: 2, type: EntryType.Normal, data: new Uint8Array(2048) }, entry(3)]);
+  wal.sync();
+  wal.close();
+  const file = join(dir, segmentFiles(dir)[0]!);
+  const image = readFileSync(file);
+  const offsets = recordOffsets(image);
+  const victim = offsets.at(-2)!;
+  image[victim + 12 + 3] = (image[victim + 12 + 3] ?? 0) ^ 0x40; // flip a bit in entry 2's index field
+  writeFileSync(file, image);
+  assert.throws(() => Wal.open(dir), (error: unknown) => error instanceof WalCorruptionError && error.offset === victim);
+});

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { run } from "../../src/utl/cli.js";
 import type { RestorePlan, RestoreTarget } from "../../src/utl/snapshot-restore.js";
 import { etcdctl, requireEtcd, tempDir } from "../bbolt/etcd-harness.js";
-import { writeFixtureSnapshot } from "./fixtures.js";
+import { writeSnapshotFile } from "../../src/storage/bbolt/snapshot-file.js";
+import { keyValueProto, revisionKey, writeFixtureSnapshot } from "./fixtures.js";
 
 const CAIRNUTL = join(import.meta.dirname, "../../src/utl/main.js");
 
@@ -217,6 +218,19 @@ test("restore: the plan replaces the members, empties members_removed and stream
     assert.deepEqual(target.buckets.get("members_removed"), []);
     assert.equal(target.buckets.get("key")!.length, 30);
     assert.deepEqual(target.buckets.get("cluster"), [["clusterVersion", "3.4.0"]]);
+
+    // A snapshot without membership buckets (as a Cairn export may be) still gets the new members.
+    const bare = join(dir.path, "bare.db");
+    writeSnapshotFile(bare, (writer) => {
+      writer.beginBucket("key");
+      writer.put(revisionKey(1), keyValueProto("a", "b", 1));
+      writer.endBucket();
+    });
+    const bareTarget = new RecordingTarget();
+    const bareResult = await cairnutl(["snapshot", "restore", bare, `--data-dir=${join(dir.path, "bare-out")}`], bareTarget);
+    assert.equal(bareResult.status, 0, bareResult.stderr);
+    assert.deepEqual([...bareTarget.buckets.keys()], ["key", "members", "members_removed"]);
+    assert.equal(bareTarget.buckets.get("members")![0]![0], "8e9e05c52164694d");
   } finally {
     dir.cleanup();
   }

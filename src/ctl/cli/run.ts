@@ -3,13 +3,12 @@
  * parse its flags, print usage or errors, and map failures to exit codes.
  */
 import { Command } from "./command.js";
-import { FlagError, type FlagSet } from "./flags.js";
+import { FlagError } from "./flags.js";
 import { CtlExit, ExitCode } from "../exit.js";
 import { err, out } from "../output.js";
 
 /** Positional words of args, skipping flags and the values of flags that take one (cobra's stripFlags). */
-function stripFlags(args: readonly string[], flags: FlagSet, boolNames: Set<string>, boolShorts: Set<string>): string[] {
-  void flags;
+function stripFlags(args: readonly string[], boolNames: Set<string>, boolShorts: Set<string>): string[] {
   const words: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const s = args[i]!;
@@ -36,7 +35,7 @@ function find(root: Command, args: string[]): { command: Command; args: string[]
     const defs = [...command.localFlagDefs(), ...command.inheritedFlagDefs()];
     const boolNames = new Set(defs.filter((d) => d.kind === "bool").map((d) => d.name));
     const boolShorts = new Set(defs.filter((d) => d.kind === "bool" && d.shorthand !== undefined).map((d) => d.shorthand!));
-    const words = stripFlags(rest, command.flagSet(), boolNames, boolShorts);
+    const words = stripFlags(rest, boolNames, boolShorts);
     if (words.length === 0) return { command, args: rest };
     const next = command.findChild(words[0]!);
     if (next === undefined) return { command, args: rest };
@@ -74,7 +73,7 @@ function unknownCommandMessage(root: Command, typed: string, rootName: string): 
 export async function runCli(root: Command, argv: readonly string[], version: string, apiVersion: string): Promise<number> {
   const { command, args } = find(root, [...argv]);
   if (command === root) {
-    const words = stripFlags(args, root.flagSet(), new Set(root.localFlagDefs().filter((d) => d.kind === "bool").map((d) => d.name)), new Set(["h"]));
+    const words = stripFlags(args, new Set(root.localFlagDefs().filter((d) => d.kind === "bool").map((d) => d.name)), new Set(["h"]));
     if (words.length > 0) {
       const message = unknownCommandMessage(root, words[0]!, root.name);
       err(`Error: ${message}\nRun '${root.name} --help' for usage.\nError: ${message}\n`);

@@ -25,25 +25,25 @@ export const delCommand: CommandSpec = {
 
 /** Builds the DeleteRangeRequest from arguments and flags, validating as etcdctl does. */
 export function deleteRequest({ args, flags }: Pick<Invocation, "args" | "flags">) {
-    if (args.length === 0 || args.length > 2) throw new CtlExit(ExitCode.badArgs, "del command needs one argument as key and an optional argument as range_end");
-    const prefix = flags.bool("prefix");
-    const fromKey = flags.bool("from-key");
-    if (prefix && fromKey) throw new CtlExit(ExitCode.badArgs, "`--prefix` and `--from-key` cannot be set at the same time, choose one");
-    let key = enc(args[0]!);
-    let rangeEnd: Uint8Array<ArrayBuffer> = new Uint8Array();
-    if (args.length > 1) {
-      if (prefix || fromKey) throw new CtlExit(ExitCode.badArgs, "too many arguments, only accept one argument when `--prefix` or `--from-key` is set");
-      rangeEnd = enc(args[1]!);
-    }
-    if (prefix) {
-      if (key.length === 0) {
-        key = new Uint8Array([0]);
-        rangeEnd = new Uint8Array([0]);
-      } else rangeEnd = prefixRangeEnd(key);
-    }
-    if (fromKey) {
-      if (key.length === 0) key = new Uint8Array([0]);
+  if (args.length === 0 || args.length > 2) throw new CtlExit(ExitCode.badArgs, "del command needs one argument as key and an optional argument as range_end");
+  const prefix = flags.bool("prefix");
+  const fromKey = flags.bool("from-key");
+  if (prefix && fromKey) throw new CtlExit(ExitCode.badArgs, "`--prefix` and `--from-key` cannot be set at the same time, choose one");
+  let key = enc(args[0]!);
+  let rangeEnd: Uint8Array<ArrayBuffer> = new Uint8Array();
+  if (args.length > 1) {
+    if (prefix || fromKey) throw new CtlExit(ExitCode.badArgs, "too many arguments, only accept one argument when `--prefix` or `--from-key` is set");
+    rangeEnd = enc(args[1]!);
+  }
+  if (prefix) {
+    if (key.length === 0) {
+      key = new Uint8Array([0]);
       rangeEnd = new Uint8Array([0]);
-    }
-    return create(DeleteRangeRequestSchema, { key, rangeEnd, prevKv: flags.bool("prev-kv") });
+    } else rangeEnd = prefixRangeEnd(key);
+  }
+  if (fromKey) {
+    if (key.length === 0) key = new Uint8Array([0]);
+    rangeEnd = new Uint8Array([0]);
+  }
+  return create(DeleteRangeRequestSchema, { key, rangeEnd, prevKv: flags.bool("prev-kv") });
 }

@@ -20,6 +20,9 @@ import { userCommand } from "./user.js";
 import { roleCommand } from "./role.js";
 import { lockCommand } from "./lock.js";
 import { electCommand } from "./elect.js";
+import { makeMirrorCommand } from "./make-mirror.js";
+import { doctorCommand } from "./doctor.js";
+import { checkCommand } from "./check.js";
 
 export const commandSpecs: CommandSpec[] = [
   getCommand,
@@ -36,11 +39,14 @@ export const commandSpecs: CommandSpec[] = [
   leaseCommand,
   memberCommand,
   snapshotCommand,
+  makeMirrorCommand,
   lockCommand,
   electCommand,
   authCommand,
   userCommand,
   roleCommand,
+  checkCommand,
+  doctorCommand,
 ];
 
 /** The root command; its name appears in usage text and error messages. */

@@ -15,6 +15,19 @@ import { goQuote } from "../printers/go.js";
 import { SimplePrinter } from "../printers/simple.js";
 import { call, flag, openSession, parseHexUint64 } from "./common.js";
 
+/** clientv3's check of peer URLs (types.NewURLs), with its messages; fails with exit 1. */
+function validatePeerUrls(urls: readonly string[]): void {
+  for (const raw of urls) {
+    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(raw)?.[1]?.toLowerCase() ?? "";
+    if (!["http", "https", "unix", "unixs"].includes(scheme)) throw new CtlExit(ExitCode.error, `URL scheme must be http, https, unix, or unixs: ${raw}`);
+    const rest = raw.slice(scheme.length + 1).replace(/^\/\//, "");
+    const slash = rest.indexOf("/");
+    const host = slash === -1 ? rest : rest.slice(0, slash);
+    if (!/^(\[[^\]]*\]|[^:\[\]]*):[^:]*$/.test(host)) throw new CtlExit(ExitCode.error, `URL address does not have the form "host:port": ${raw}`);
+    if (slash !== -1 && rest.slice(slash) !== "") throw new CtlExit(ExitCode.error, `URL must not contain a path: ${raw}`);
+  }
+}
+
 function memberId(args: string[]): bigint {
   if (args.length !== 1) throw new CtlExit(ExitCode.badArgs, "member ID is not provided");
   try {
@@ -43,6 +56,7 @@ const addCommand: CommandSpec = {
     const peerUrls = flags.string("peer-urls");
     if (peerUrls.length === 0) throw new CtlExit(ExitCode.badArgs, "member peer urls not provided");
     const session = await openSession(invocation);
+    validatePeerUrls(peerUrls.split(","));
     const response = await call(
       session,
       clusterService.memberAdd,
@@ -81,6 +95,7 @@ const updateCommand: CommandSpec = {
     const peerUrls = invocation.flags.string("peer-urls");
     if (peerUrls.length === 0) throw new CtlExit(ExitCode.badArgs, "member peer urls not provided");
     const session = await openSession(invocation);
+    validatePeerUrls(peerUrls.split(","));
     const response = await call(session, clusterService.memberUpdate, create(MemberUpdateRequestSchema, { ID: id, peerURLs: peerUrls.split(",") }));
     session.printer.memberUpdate(id, response);
   },

@@ -46,26 +46,26 @@ will store the content of the file to <key>.
 
 /** Builds the PutRequest from arguments, flags and possibly stdin, validating as etcdctl does. */
 export async function putRequest({ args, flags }: Pick<Invocation, "args" | "flags">) {
-    if (args.length === 0) throw new CtlExit(ExitCode.badArgs, needsArgs);
-    const ignoreValue = flags.bool("ignore-value");
-    if (ignoreValue && args.length > 1) throw new CtlExit(ExitCode.badArgs, "put command needs only 1 argument when 'ignore-value' is set");
-    let value = "";
-    if (!ignoreValue) {
-      value = args.length > 1 ? args[1]! : await readStdin();
-      if (value === "") throw new CtlExit(ExitCode.badArgs, needsArgs);
-    }
-    let lease: bigint;
-    try {
-      lease = parseHexInt64(flags.string("lease"));
-    } catch (error) {
-      throw new CtlExit(ExitCode.badArgs, `bad lease ID (${(error as Error).message}), expecting ID in Hex`);
-    }
-    return create(PutRequestSchema, {
-        key: enc(args[0]!),
-        value: enc(value),
-        lease,
-        prevKv: flags.bool("prev-kv"),
-        ignoreValue,
-        ignoreLease: flags.bool("ignore-lease"),
-      });
+  if (args.length === 0) throw new CtlExit(ExitCode.badArgs, needsArgs);
+  const ignoreValue = flags.bool("ignore-value");
+  if (ignoreValue && args.length > 1) throw new CtlExit(ExitCode.badArgs, "put command needs only 1 argument when 'ignore-value' is set");
+  let value = "";
+  if (!ignoreValue) {
+    value = args.length > 1 ? args[1]! : await readStdin();
+    if (value === "") throw new CtlExit(ExitCode.badArgs, needsArgs);
+  }
+  let lease: bigint;
+  try {
+    lease = parseHexInt64(flags.string("lease"));
+  } catch (error) {
+    throw new CtlExit(ExitCode.badArgs, `bad lease ID (${(error as Error).message}), expecting ID in Hex`);
+  }
+  return create(PutRequestSchema, {
+    key: enc(args[0]!),
+    value: enc(value),
+    lease,
+    prevKv: flags.bool("prev-kv"),
+    ignoreValue,
+    ignoreLease: flags.bool("ignore-lease"),
+  });
 }

@@ -43,6 +43,7 @@ const saveCommand: CommandSpec = {
     if (config.endpoints.length !== 1) {
       throw new CtlExit(ExitCode.interrupted, `snapshot must be requested to one selected node, not multiple [${config.endpoints.join(" ")}]`);
     }
+    const client = await connect(config);
     const path = invocation.args[0]!;
     const partPath = `${path}.part`;
     let fd: number;
@@ -52,7 +53,6 @@ const saveCommand: CommandSpec = {
       throw new CtlExit(ExitCode.interrupted, `could not open ${partPath} (open ${partPath}: ${goErrnoText(error as NodeJS.ErrnoException)})`);
     }
     zapInfo("snapshot/v3_snapshot.go:119", "created temporary db file", { path: partPath });
-    const client = await connect(config);
     const timeoutMs = invocation.flags.changed("command-timeout") ? config.commandTimeoutMs : undefined;
     const started = performance.now();
     const stream = client.serverStream(maintenanceService.snapshot, create(SnapshotRequestSchema), timeoutMs === undefined ? {} : { timeoutMs });

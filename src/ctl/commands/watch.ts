@@ -4,10 +4,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { create } from "@bufbuild/protobuf";
-import * as grpc from "@grpc/grpc-js";
 import { ResponseHeaderSchema, WatchCreateRequestSchema, WatchRequestSchema, type WatchRequest, type WatchResponse } from "../../api/gen/etcdserverpb/rpc_pb.js";
 import { Event_EventType } from "../../api/gen/mvccpb/kv_pb.js";
-import { etcdErrors } from "../../api/errors.js";
+import { etcdErrors, GrpcCode } from "../../api/errors.js";
 import { watchService } from "../../api/grpc.js";
 import type { CommandSpec } from "../cli/command.js";
 import { FlagError, FlagSet } from "../cli/flags.js";
@@ -84,8 +83,8 @@ function runExec(exec: readonly string[], response: WatchResponse): void {
 }
 
 /** Opens the watch stream with the require-leader metadata etcdctl sends. */
-function openStream(session: Session): grpc.ClientDuplexStream<WatchRequest, WatchResponse> {
-  return session.client.bidiStream(watchService.watch, { metadata: { hasleader: "true" } });
+function openStream(session: Session) {
+  return session.client.bidiStream<WatchRequest, WatchResponse>(watchService.watch, { metadata: { hasleader: "true" } });
 }
 
 /** Runs one watcher to its end; resolves when the server cancels it. */
@@ -108,8 +107,8 @@ function watchUntilCanceled(session: Session, spec: WatchSpec): Promise<void> {
         resolve();
       }
     });
-    stream.on("error", (error: grpc.ServiceError) => {
-      if (error.code === grpc.status.CANCELLED) resolve();
+    stream.on("error", (error: { code?: number }) => {
+      if (error.code === GrpcCode.CANCELLED) resolve();
       else reject(error);
     });
     stream.on("end", () => resolve());

@@ -6,6 +6,7 @@
  */
 import type { KeyValue } from "../schema.js";
 import type { TxnRead } from "./store.js";
+import { goSort } from "./go-sort.js";
 
 /** etcdserverpb.RangeRequest.SortOrder numbers. */
 export enum SortOrder {
@@ -86,10 +87,11 @@ export function executeRange(txn: TxnRead, req: RangeRequest): RangeResponse {
   // etcd sorts ascending by default when a non-key target is given without an order.
   const order = sortTarget !== SortTarget.Key && sortOrder === SortOrder.None ? SortOrder.Ascend : sortOrder;
   if (order !== SortOrder.None) {
-    const less = comparator(sortTarget);
-    // Stable sort. Go's sort.Sort is an insertion sort (stable) up to 12 elements, so results
-    // equal etcd's there; beyond that, etcd's order among equal sort values is pdqsort's.
-    kvs = [...kvs].sort(order === SortOrder.Ascend ? less : (a, b) => less(b, a));
+    const compare = comparator(sortTarget);
+    // Go's sort.Sort (not stable), so that keys with equal sort values come out in etcd's order;
+    // DESCEND is sort.Reverse: Less(i, j) = Less(j, i).
+    kvs = [...kvs];
+    goSort(kvs, order === SortOrder.Ascend ? (a, b) => compare(a, b) < 0 : (a, b) => compare(b, a) < 0);
   }
   let more = false;
   if (requestLimit > 0 && kvs.length > requestLimit) {

@@ -15,7 +15,7 @@
 import type { Entry, HardState, SnapshotMetadata } from "../../raft/types.js";
 import { EMPTY_HARD_STATE } from "../../raft/types.js";
 import { nodeFileSystem, joinPath, type FileHandle, type FileSystem } from "../../platform/fs.js";
-import { WAL_DEFAULT_SEGMENT_BYTES } from "../schema.js";
+import { WAL_DEFAULT_SEGMENT_BYTES, WAL_MAX_RECORD_PAYLOAD_BYTES, WAL_RECORD_HEADER_BYTES } from "../schema.js";
 import {
   WAL_RECORD_ENTRY, WAL_RECORD_HARD_STATE, WAL_RECORD_METADATA, WAL_RECORD_SEGMENT_HEADER, WAL_RECORD_SNAPSHOT,
   containsZeroSector, decodeEntry, decodeHardState, decodeSegmentHeader, decodeSnapshotMarker, encodeEntry,
@@ -529,15 +529,48 @@ function isUnfinishedSegment(fs: FileSystem, path: string): boolean {
 }
 
 function readWhole(file: FileHandle): Uint8Array {
-  const size = file.size();
-  const image = new Uint8Array(size);
-  let done = 0;
-  while (done < size) {
-    const n = file.read(image.subarray(done), done);
-    if (n <= 0) break;
-    done += n;
+  const image = new SegmentImage(file);
+  image.ensure(Infinity);
+  return image.bytes;
+}
+
+/**
+ * The bytes of a segment file, read on demand from the start: reading stops where the records
+ * end, so opening a WAL does not read the preallocated zeros of every full segment.
+ */
+class SegmentImage {
+  /** The loaded prefix of the file. */
+  bytes: Uint8Array = new Uint8Array(0);
+  private readonly fileBytes: number;
+
+  constructor(private readonly file: FileHandle) {
+    this.fileBytes = file.size();
   }
-  return image.subarray(0, done);
+
+  /** Loads at least the first `end` bytes (or the whole file when shorter), growing geometrically. */
+  ensure(end: number): void {
+    if (end <= this.bytes.length || this.bytes.length >= this.fileBytes) return;
+    const target = Math.min(this.fileBytes, Math.max(end, this.bytes.length * 2, 1 << 20));
+    const grown = new Uint8Array(target);
+    grown.set(this.bytes);
+    let done = this.bytes.length;
+    while (done < target) {
+      const n = this.file.read(grown.subarray(done), done);
+      if (n <= 0) break;
+      done += n;
+    }
+    this.bytes = grown.subarray(0, done);
+  }
+
+  /** readRecord on the loaded prefix, after loading whatever the record at `offset` needs. */
+  readRecordAt(offset: number, previousCrc: number): ReturnType<typeof readRecord> {
+    this.ensure(offset + WAL_RECORD_HEADER_BYTES);
+    if (offset + WAL_RECORD_HEADER_BYTES <= this.bytes.length) {
+      const length = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength).getUint32(offset, true);
+      this.ensure(offset + framedBytes(Math.min(length, WAL_MAX_RECORD_PAYLOAD_BYTES)));
+    }
+    return readRecord(this.bytes, offset, previousCrc);
+  }
 }
 
 /** Accumulates the WAL's state while its segments are read in order. */
@@ -559,13 +592,13 @@ class WalReader {
   readSegment(segment: SegmentInfo, isLast: boolean): { file: FileHandle; end: number; crc: number } {
     const path = joinPath(this.dir, segment.name);
     const file = this.fs.openReadWrite(path);
-    const image = readWhole(file);
+    const segmentImage = new SegmentImage(file);
     const corrupt = (offset: number, why: string): never => {
       file.close();
       throw new WalCorruptionError(`wal: corrupt WAL segment ${path} at offset ${offset}: ${why}; refusing to start (repair or restore the member from a snapshot)`, path, offset);
     };
 
-    const head = readRecord(image, 0, 0);
+    const head = segmentImage.readRecordAt(0, 0);
     if (head.kind !== "record" || head.body.type !== WAL_RECORD_SEGMENT_HEADER) {
       return corrupt(0, head.kind === "bad" ? `segment header: ${head.problem}` : "missing segment header");
     }
@@ -578,10 +611,14 @@ class WalReader {
     let offset = head.next;
     let crc = head.crc;
     for (;;) {
-      const outcome = readRecord(image, offset, crc);
+      const outcome = segmentImage.readRecordAt(offset, crc);
       if (outcome.kind === "end") break;
       if (outcome.kind === "bad") {
-        const torn = isLast && (isZero(image, outcome.extentEnd, image.length) || containsZeroSector(image, offset, outcome.extentEnd));
+        // Deciding "torn or corrupt" looks at everything after the record.
+        segmentImage.ensure(Infinity);
+        const image = segmentImage.bytes;
+        const torn = isLast && (isZero(image, outcome.extentEnd, image.length) ||
+          (containsZeroSector(image, offset, outcome.extentEnd) && !followedByChainedRecord(image, offset)));
         if (!torn) corrupt(offset, outcome.problem);
         this.repaired = { file: path, offset };
         break;
@@ -590,7 +627,10 @@ class WalReader {
       crc = outcome.crc;
       offset = outcome.next;
     }
-    if (isLast) zeroTail(file, image, offset);
+    if (isLast) {
+      segmentImage.ensure(Infinity);
+      zeroTail(file, segmentImage.bytes, offset);
+    }
     this.previousCrc = crc;
     return { file, end: offset, crc };
   }
@@ -642,6 +682,21 @@ class WalReader {
     }
     return { metadata: this.metadata ?? new Uint8Array(0), hardState: this.hardState, snapshot: this.snapshot, entries, repairedTornTail: this.repaired };
   }
+}
+
+/**
+ * Whether the record after the (bad) record at `offset` is valid when chained from the bad
+ * record's stored CRC: then only the bad record's payload was damaged and the log goes on past
+ * it, which is corruption, not a torn write (a payload may legitimately hold zeroed sectors).
+ */
+function followedByChainedRecord(image: Uint8Array, offset: number): boolean {
+  if (offset + WAL_RECORD_HEADER_BYTES > image.length) return false;
+  const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  const length = view.getUint32(offset, true);
+  const storedCrc = view.getUint32(offset + 4, true);
+  if (length > WAL_MAX_RECORD_PAYLOAD_BYTES) return false;
+  const next = offset + framedBytes(length);
+  return next < image.length && readRecord(image, next, storedCrc).kind === "record";
 }
 
 /** Zeroes any bytes after `offset` (leftovers of a torn write) so later appends read back cleanly. */
