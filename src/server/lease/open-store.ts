@@ -3,10 +3,10 @@
  * lease bucket before the MVCC store rebuilds its index, so keys reattach to their leases), the
  * MVCC store, and the watchable store through which all writes go (the change feed of Watch).
  */
-import { LmdbBackend } from "../../storage/backend/lmdb.js";
 import type { Backend } from "../../storage/backend/backend.js";
 import { MvccStore } from "../../storage/mvcc/index.js";
 import { WatchableStore } from "../../storage/watch/index.js";
+import { DefragmentableBackend, removeDefragLeftovers } from "../defrag.js";
 import { MvccKvStore } from "../store.js";
 import { Lessor, type LeaseClock } from "./lessor.js";
 
@@ -26,7 +26,8 @@ export function openServingStoreOn(backend: Backend, options: { minLeaseTtlSecon
   return { store: new MvccKvStore(mvcc, watchable), lessor, watchable };
 }
 
-/** Opens (or creates) the member's LMDB backend in `dir` and wires it. */
+/** Opens (or creates) the member's LMDB backend in `dir` (as openKvStore does) and wires it. */
 export function openServingStore(dir: string, options: { minLeaseTtlSeconds: number; clock: LeaseClock }): ServingStore {
-  return openServingStoreOn(new LmdbBackend({ path: dir }), options);
+  removeDefragLeftovers(dir);
+  return openServingStoreOn(new DefragmentableBackend(dir), options);
 }
