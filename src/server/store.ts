@@ -71,6 +71,12 @@ class WriteAdapter extends ReadAdapter implements KvWrite {
 
 export class MvccKvStore implements KvStore {
   private commitObserver: (seconds: number) => void = () => undefined;
+  /**
+   * The backend's file size as of the last commit (-1: not known). The file changes only when a
+   * batch is committed, and the quota asks for the size twice per write (admission and apply), so
+   * a stat per commit is enough.
+   */
+  private sizeBytesCache = -1;
   constructor(private readonly mvcc: MvccStore) {}
 
   observeCommits(observer: (seconds: number) => void): void {
@@ -81,6 +87,7 @@ export class MvccKvStore implements KvStore {
   private commit(): void {
     const start = process.hrtime.bigint();
     this.mvcc.commit();
+    this.sizeBytesCache = -1;
     this.commitObserver(Number(process.hrtime.bigint() - start) / 1e9);
   }
 
@@ -129,16 +136,20 @@ export class MvccKvStore implements KvStore {
     return this.mvcc.keyCount();
   }
   totalSizeBytes(): number {
-    return this.mvcc.sizeBytes();
+    if (this.sizeBytesCache < 0) this.sizeBytesCache = this.mvcc.sizeBytes();
+    return this.sizeBytesCache;
   }
   size(): { totalBytes: number; inUseBytes: number } {
-    return { totalBytes: this.mvcc.sizeBytes(), inUseBytes: this.mvcc.sizeInUseBytes() };
+    return { totalBytes: this.totalSizeBytes(), inUseBytes: this.mvcc.sizeInUseBytes() };
   }
   /** LMDB reuses freed pages itself; defragment makes everything durable and keeps the file. */
   async defragment(): Promise<void> {
+    this.sizeBytesCache = -1;
     await this.mvcc.checkpoint();
+    this.sizeBytesCache = -1;
   }
   checkpoint(): Promise<void> {
+    this.sizeBytesCache = -1;
     return this.mvcc.checkpoint();
   }
   close(): Promise<void> {
