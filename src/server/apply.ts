@@ -43,6 +43,7 @@ import {
 } from "../api/gen/etcdserverpb/rpc_pb.js";
 import type { KeyValue } from "../api/gen/mvccpb/kv_pb.js";
 import type { KvRead, KvStore, KvWrite } from "./kv.js";
+import type { QuotaRequest } from "./quota.js";
 
 /** One applied request's outcome. Headers carry only the revision; the server fills the rest. */
 export interface Applier {
@@ -391,9 +392,9 @@ export class CappedApplier implements Applier {
  * the write still happens; the server raises the alarm).
  */
 export class QuotaApplier implements Applier {
-  constructor(private readonly next: Applier, private readonly available: (requestBytes: number) => boolean, private readonly onExceeded: () => void) {}
+  constructor(private readonly next: Applier, private readonly available: (request: QuotaRequest) => boolean, private readonly onExceeded: () => void) {}
   put(request: PutRequest): PutResponse {
-    const ok = this.available(request.key.length + request.value.length);
+    const ok = this.available({ kind: "put", request });
     const response = this.next.put(request);
     if (!ok) this.exceeded();
     return response;
@@ -402,7 +403,7 @@ export class QuotaApplier implements Applier {
     return this.next.deleteRange(request);
   }
   txn(request: TxnRequest): TxnResponse {
-    const ok = this.available(0);
+    const ok = this.available({ kind: "txn", request });
     const response = this.next.txn(request);
     if (!ok) this.exceeded();
     return response;

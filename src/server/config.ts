@@ -182,7 +182,7 @@ export interface ServerConfig {
   snapshotCount: number;
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
-  /** Backend size above which the NOSPACE alarm is raised; 0 in the flag means DEFAULT_QUOTA_BYTES. */
+  /** Backend size above which the NOSPACE alarm is raised; 0 in the flag means DEFAULT_QUOTA_BYTES, negative disables (quota.ts). */
   quotaBackendBytes: number;
   maxRequestBytes: number;
   maxTxnOps: number;
@@ -533,7 +533,7 @@ function buildConfig(values: Map<string, string>, explicit: Set<string>): Server
     snapshotCount: num("snapshot-count"),
     heartbeatIntervalMs,
     electionTimeoutMs,
-    quotaBackendBytes: num("quota-backend-bytes") <= 0 ? DEFAULT_QUOTA_BYTES : num("quota-backend-bytes"),
+    quotaBackendBytes: num("quota-backend-bytes") === 0 ? DEFAULT_QUOTA_BYTES : num("quota-backend-bytes"),
     maxRequestBytes: num("max-request-bytes"),
     maxTxnOps: num("max-txn-ops"),
     maxConcurrentStreams: num("max-concurrent-streams"),

@@ -4,6 +4,7 @@
  * adapter binds it to src/storage's MVCC.
  */
 import type { KeyValue } from "../api/gen/mvccpb/kv_pb.js";
+import type { BackendReadView } from "../storage/backend/backend.js";
 
 export interface RangeOptions {
   /** At most this many keys (0 = no limit). `count` still reports all matches. */
@@ -70,6 +71,8 @@ export interface KvStore {
   /** Physical size of the backend in bytes (cheap; what the quota is checked against, as in etcd). */
   totalSizeBytes(): number;
   defragment(): Promise<void>;
+  /** A consistent read-only view of every bucket as committed now (Maintenance.Snapshot). */
+  snapshotView(): BackendReadView;
   /** Resolves once every committed change is on stable storage. */
   checkpoint(): Promise<void>;
   /** Receives the duration of every backend commit, in seconds (etcd_disk_backend_commit_duration_seconds). */

@@ -6,14 +6,19 @@ import { mkdirSync, readFileSync } from "node:fs";
 import http from "node:http";
 import type net from "node:net";
 import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { EtcdError, etcdError } from "../api/errors.js";
+import { CompactionRequestSchema } from "../api/gen/etcdserverpb/rpc_pb.js";
 import { createGrpcEndpoint } from "../grpc/server.js";
 import { createGateway } from "../http/gateway.js";
 import { createHttpServer, type HttpBackend } from "../http/router.js";
 import { realClock } from "../platform/clock.js";
 import { listenMultiplexed } from "../platform/listener.js";
 import { createLogger } from "../platform/log.js";
+import { newCompactor, parseCompactionRetention } from "./compactor.js";
 import { parseConfig, urlString, type ServerConfig } from "./config.js";
 import { clusterIdFor, idHex, initialMembers, type Member } from "./membership.js";
+import { resolveQuotaBytes } from "./quota.js";
 import { RaftNode } from "./raftnode.js";
 import { CLUSTER_VERSION, EtcdServer, SERVER_VERSION } from "./server.js";
 import { openKvStore } from "./store.js";
@@ -76,7 +81,7 @@ async function main(): Promise<void> {
     electionTicks: Math.max(1, Math.floor(config.electionTimeoutMs / config.heartbeatIntervalMs)),
     maxRequestBytes: config.maxRequestBytes,
     maxTxnOps: config.maxTxnOps,
-    quotaBackendBytes: config.quotaBackendBytes,
+    quotaBackendBytes: resolveQuotaBytes(config.quotaBackendBytes, log),
     requestTimeoutMs: 5000 + 2 * config.electionTimeoutMs,
     snapshotCount: config.snapshotCount,
     maxWals: config.maxWals,
@@ -85,6 +90,18 @@ async function main(): Promise<void> {
     warn: (message) => log.warn(message),
   });
   server.start();
+  const compactor = newCompactor(
+    parseCompactionRetention(config.autoCompactionMode, config.autoCompactionRetention),
+    {
+      currentRevision: () => Number(server.fillHeader(undefined).revision),
+      compact: async (revision) => void (await server.compact(create(CompactionRequestSchema, { revision: BigInt(revision) }))),
+      isCompactedError: (error) => error instanceof EtcdError && error.message === etcdError("compacted").message,
+    },
+    realClock,
+    // etcd's compactor logs at capnslog's NOTICE level ("N"), which Cairn's logger has no name for.
+    createLogger("compactor", config.logLevel, (line) => process.stderr.write(line.replace(" I | compactor: ", " N | compactor: "))),
+  );
+  compactor?.run();
   log.info(`started member ${idHex(memberId)} in cluster ${idHex(clusterId)}, data dir ${config.dataDir}`);
 
   const grpcEndpoint = createGrpcEndpoint(server, {
@@ -127,6 +144,7 @@ async function main(): Promise<void> {
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    compactor?.stop();
     log.info(`received ${signal}, shutting down`);
     for (const listener of listeners) listener.close();
     for (const s of metricsServers) s.close();

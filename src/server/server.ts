@@ -41,9 +41,11 @@ import {
 import { ProposalDroppedError, type Entry, type NodeId } from "../raft/index.js";
 import type { Clock } from "../platform/clock.js";
 import { AlarmStore, applyRange, applyReadOnlyTxn, BackendApplier, CappedApplier, isTxnReadOnly, QuotaApplier, type Applier } from "./apply.js";
+import type { BackendReadView } from "../storage/backend/backend.js";
 import type { KvStore } from "./kv.js";
 import type { Member } from "./membership.js";
 import { ServerMetrics } from "./metrics.js";
+import { BackendQuota, type QuotaRequest } from "./quota.js";
 import { RaftNode } from "./raftnode.js";
 import { decodeRequest, encodeRequest, RequestIdGenerator, RequestKind, type Request } from "./request.js";
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from "./txncheck.js";
@@ -95,6 +97,8 @@ export class EtcdServer {
   private readonly alarms = new AlarmStore();
   private readonly applier: Applier;
   private readonly backend: BackendApplier;
+  /** The space quota (etcd's backendQuota), checked before proposing and after applying writes. */
+  private readonly quota: BackendQuota;
   /** Callers waiting for their entry to be applied, by request ID. */
   private readonly waiters = new Map<bigint, Waiter>();
   private readonly ids: RequestIdGenerator;
@@ -116,7 +120,8 @@ export class EtcdServer {
     this.ids = new RequestIdGenerator(options.memberId, options.clock.nowMs());
     this.backend = new BackendApplier(this.store, this.alarms);
     const capped = new CappedApplier(this.backend, this.alarms);
-    this.applier = new QuotaApplier(capped, (bytes) => this.quotaAvailable(bytes), () => this.raiseNoSpace());
+    this.quota = new BackendQuota(options.quotaBackendBytes, () => this.store.totalSizeBytes());
+    this.applier = new QuotaApplier(capped, (request) => this.quota.available(request), () => this.raiseNoSpace());
     this.metrics = new ServerMetrics({
       hasLeader: () => this.leader !== 0n,
       isLeader: () => this.leader === options.memberId,
@@ -219,7 +224,7 @@ export class EtcdServer {
 
   async put(request: PutRequest): Promise<PutResponse> {
     checkPutRequest(request);
-    this.checkQuota(request.key.length + request.value.length);
+    this.checkQuota({ kind: "put", request });
     const response = (await this.propose({ kind: RequestKind.Put, request })) as PutResponse;
     response.header = this.fillHeader(response.header);
     return response;
@@ -239,7 +244,7 @@ export class EtcdServer {
       await this.linearizableReadBarrier();
       response = this.store.read((view) => applyReadOnlyTxn(view, request));
     } else {
-      this.checkQuota(0);
+      this.checkQuota({ kind: "txn", request });
       response = (await this.propose({ kind: RequestKind.Txn, request })) as TxnResponse;
     }
     response.header = this.fillHeader(response.header);
@@ -303,6 +308,11 @@ export class EtcdServer {
   async defragment(): Promise<DefragmentResponse> {
     await this.store.defragment();
     return create(DefragmentResponseSchema, {});
+  }
+
+  /** A consistent view of the whole backend for Maintenance.Snapshot; the caller releases it. */
+  snapshotView(): BackendReadView {
+    return this.store.snapshotView();
   }
 
   /** etcd's /health: no alarm outside `excluded`, a leader, and a linearizable read that completes. */
@@ -404,13 +414,9 @@ export class EtcdServer {
     }
   }
 
-  private quotaAvailable(requestBytes: number): boolean {
-    return this.store.totalSizeBytes() + requestBytes <= this.options.quotaBackendBytes;
-  }
-
   /** etcd checks the quota before proposing too; over quota, it raises NOSPACE and refuses. */
-  private checkQuota(requestBytes: number): void {
-    if (this.quotaAvailable(requestBytes)) return;
+  private checkQuota(request: QuotaRequest): void {
+    if (this.quota.available(request)) return;
     this.raiseNoSpace();
     throw etcdError("noSpace");
   }

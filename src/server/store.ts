@@ -7,11 +7,13 @@
 import { create } from "@bufbuild/protobuf";
 import { etcdError } from "../api/errors.js";
 import { KeyValueSchema, type KeyValue } from "../api/gen/mvccpb/kv_pb.js";
-import { LmdbBackend } from "../storage/backend/lmdb.js";
 import { CompactedError, FutureRevisionError } from "../storage/mvcc/errors.js";
 import { MvccStore, type TxnRead, type TxnWrite } from "../storage/mvcc/store.js";
 import type { KeyValue as StoredKeyValue } from "../storage/schema.js";
+import type { BackendReadView } from "../storage/backend/backend.js";
 import type { KvRead, KvStore, KvWrite, RangeOptions, RangeResult } from "./kv.js";
+import { DefragmentableBackend, removeDefragLeftovers } from "./defrag.js";
+import { openBackendView } from "./snapshot-stream.js";
 
 function toWire(kv: StoredKeyValue): KeyValue {
   return create(KeyValueSchema, {
@@ -142,11 +144,19 @@ export class MvccKvStore implements KvStore {
   size(): { totalBytes: number; inUseBytes: number } {
     return { totalBytes: this.totalSizeBytes(), inUseBytes: this.mvcc.sizeInUseBytes() };
   }
-  /** LMDB reuses freed pages itself; defragment makes everything durable and keeps the file. */
+  /** Rewrites the LMDB file with live pages only (see defrag.ts); other engines just checkpoint. */
   async defragment(): Promise<void> {
     this.sizeBytesCache = -1;
-    await this.mvcc.checkpoint();
-    this.sizeBytesCache = -1;
+    try {
+      const backend = this.mvcc.backend;
+      if (backend instanceof DefragmentableBackend) backend.defragmentNow();
+      else await this.mvcc.checkpoint();
+    } finally {
+      this.sizeBytesCache = -1;
+    }
+  }
+  snapshotView(): BackendReadView {
+    return openBackendView(this.mvcc.backend);
   }
   checkpoint(): Promise<void> {
     this.sizeBytesCache = -1;
@@ -159,6 +169,7 @@ export class MvccKvStore implements KvStore {
 
 /** Opens (or creates) the member's backend in `dir`. */
 export async function openKvStore(dir: string, _options: { unsafeNoFsync: boolean }): Promise<KvStore> {
-  const backend = new LmdbBackend({ path: dir });
+  removeDefragLeftovers(dir);
+  const backend = new DefragmentableBackend(dir);
   return new MvccKvStore(MvccStore.open(backend));
 }

@@ -115,6 +115,41 @@ describe("client against real etcd", { skip }, () => {
     }
   });
 
+  test("auth: an expired token is renewed and the call retried", async () => {
+    const own = await startEtcd({ extraArgs: ["--auth-token=simple", "--auth-token-ttl=1"] });
+    const admin = await EtcdClient.connect({ endpoints: [own.endpoint], dialTimeoutMs: 2000 });
+    let attempts: string[] = [];
+    try {
+      await admin.unary(authService.roleAdd, create(AuthRoleAddRequestSchema, { name: "root" }));
+      await admin.unary(authService.userAdd, create(AuthUserAddRequestSchema, { name: "root", password: "pw" }));
+      await admin.unary(authService.userGrantRole, create(AuthUserGrantRoleRequestSchema, { user: "root", role: "root" }));
+      await admin.unary(authService.authEnable, create(AuthEnableRequestSchema, {}));
+      const root = await EtcdClient.connect({
+        endpoints: [own.endpoint],
+        dialTimeoutMs: 2000,
+        username: "root",
+        password: "pw",
+        onAttemptFailed: (failure) => attempts.push(failure.details),
+      });
+      try {
+        await root.unary(kvService.put, create(PutRequestSchema, { key: enc("x"), value: enc("1") }));
+        attempts = [];
+        // Simple tokens expire after --auth-token-ttl seconds without use; poll until one has.
+        for (let i = 0; i < 100 && !attempts.includes("etcdserver: invalid auth token"); i++) {
+          await new Promise((r) => setTimeout(r, 100 * i));
+          const range = await root.unary(kvService.range, create(RangeRequestSchema, { key: enc("x") }));
+          assert.equal(dec(range.kvs[0]!.value), "1");
+        }
+        assert.ok(attempts.includes("etcdserver: invalid auth token"), `token never expired: ${attempts.join(", ")}`);
+      } finally {
+        root.close();
+      }
+    } finally {
+      admin.close();
+      await own.stop();
+    }
+  });
+
   test("TLS with client certificates", { skip: haveOpenssl() ? false : "openssl not found" }, async () => {
     const pki = makePki();
     const secure = await startEtcd({ tls: { caFile: pki.caFile, certFile: pki.serverCertFile, keyFile: pki.serverKeyFile } });

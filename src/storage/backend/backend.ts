@@ -51,6 +51,20 @@ export interface Backend {
   defragment(): Promise<void>;
   /** Commits pending writes and closes the engine. */
   close(): Promise<void>;
+  /**
+   * A consistent read-only view of everything committed so far (snapshot export); later commits
+   * do not show in it. Engines without one are copied by the caller instead.
+   */
+  readView?(): BackendReadView;
+}
+
+/** A frozen, read-only view of the committed buckets. Release it: it pins the engine's old pages. */
+export interface BackendReadView {
+  /** Bucket names, sorted by their bytes. */
+  buckets(): string[];
+  /** Up to `limit` entries of `bucket` with key > `after` (every key when `after` is undefined), copied. */
+  page(bucket: string, after: Uint8Array | undefined, limit: number): BucketEntry[];
+  release(): void;
 }
 
 /** Encodes a key for use as a JS map key, one char per byte (bijective and cheap). */

@@ -10,7 +10,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { open, type Database, type RootDatabase } from "lmdb";
-import { PendingBatch, compareBytes, keyBytes, type Backend, type BucketEntry } from "./backend.js";
+import { PendingBatch, compareBytes, keyBytes, type Backend, type BackendReadView, type BucketEntry } from "./backend.js";
 
 /** Settings of the LMDB engine. */
 export interface LmdbBackendOptions {
@@ -124,6 +124,32 @@ export class LmdbBackend implements Backend {
     const db = this.dbs.get(bucket);
     if (db === undefined) return;
     for (const { key, value } of db.getRange({})) fn(key, value);
+  }
+
+  /** An LMDB read transaction: a consistent view of the last commit, however long it is held. */
+  readView(): BackendReadView {
+    this.commit();
+    const txn = this.env.useReadTransaction();
+    const dbs = new Map(this.dbs);
+    const names = this.buckets();
+    let released = false;
+    return {
+      buckets: () => names,
+      page: (bucket, after, limit) => {
+        if (released) throw new Error("LmdbBackend: read view used after release");
+        const db = dbs.get(bucket);
+        if (db === undefined) return [];
+        const options = after === undefined ? { limit, transaction: txn } : { start: asBuffer(after), exclusiveStart: true, limit, transaction: txn };
+        const out: BucketEntry[] = [];
+        for (const { key, value } of db.getRange(options)) out.push({ key: new Uint8Array(key), value: new Uint8Array(value) });
+        return out;
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        txn.done();
+      },
+    };
   }
 
   hasPending(): boolean {
