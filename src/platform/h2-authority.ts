@@ -33,6 +33,8 @@ export const REFRAME_PAYLOAD_BYTES = 16_384;
 /** What replaces each byte that nghttp2 refuses in an authority. */
 export const AUTHORITY_REPLACEMENT_BYTE = 0x40; // '@'
 
+/** Rewritten pieces of one read are joined into one buffer up to this size (copying is cheap). */
+const COALESCE_MAX_BYTES = 64 * 1024;
 const PREFACE_BYTES = 24;
 const FRAME_HEADER_BYTES = 9;
 const FRAME_HEADERS = 0x1;
@@ -454,10 +456,12 @@ export function rewriteAuthorityOnRead(socket: Duplex): Duplex {
     },
     writev(chunks, callback) {
       socket.cork();
-      for (const { chunk } of chunks) socket.write(chunk as Buffer);
+      const last = chunks.length - 1;
+      // Completion of the last write means all earlier ones are flushed too (no extra empty write).
+      for (let i = 0; i < last; i++) socket.write(chunks[i]!.chunk as Buffer);
+      if (last >= 0) socket.write(chunks[last]!.chunk as Buffer, callback);
       socket.uncork();
-      // Completion of the last write means all earlier ones are flushed too.
-      socket.write(Buffer.alloc(0), callback);
+      if (last < 0) callback();
     },
     final(callback) {
       socket.end();
@@ -469,8 +473,17 @@ export function rewriteAuthorityOnRead(socket: Duplex): Duplex {
     },
   });
   socket.on("data", (chunk: Buffer) => {
+    const pieces = rewriter.push(chunk);
     let more = true;
-    for (const piece of rewriter.push(chunk)) more = wrapper.push(piece) && more;
+    if (pieces.length === 1) more = wrapper.push(pieces[0]);
+    else if (pieces.length > 1) {
+      // One push per chunk: each push is a separate read for the HTTP/2 session (a JS-to-native
+      // round trip through the JS stream socket), and a request usually arrives as one chunk that
+      // the rewriter splits into several frame pieces.
+      const bytes = pieces.reduce((sum, piece) => sum + piece.length, 0);
+      if (bytes <= COALESCE_MAX_BYTES) more = wrapper.push(Buffer.concat(pieces, bytes));
+      else for (const piece of pieces) more = wrapper.push(piece) && more;
+    }
     if (!more) socket.pause();
   });
   socket.on("end", () => wrapper.push(null));

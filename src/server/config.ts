@@ -7,7 +7,7 @@
  * and a file reader, and returns either a configuration or the text and exit code to print, so that
  * the whole behaviour is unit-testable without spawning a process.
  */
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
 
 /** Default data directory. etcd uses `${name}.etcd`; Cairn uses `${name}.cairn`. */
 export const DATA_DIR_SUFFIX = ".cairn";
@@ -345,6 +345,15 @@ function applyEnv(env: ParseInput["env"], values: Map<string, string>, warnings:
 /** etcd's flags.FlagToEnv. */
 export function flagToEnv(name: string): string {
   return "ETCD_" + name.toUpperCase().replaceAll("-", "_");
+}
+
+/**
+ * The YAML parser, loaded on first use: the package takes ~150 ms to load, and a server started
+ * without --config-file (the common case) never needs it.
+ */
+function parseYaml(text: string): unknown {
+  const yaml = createRequire(import.meta.url)("yaml") as typeof import("yaml");
+  return yaml.parse(text);
 }
 
 /** A YAML file with etcd's keys (the flag names). Returns the keys it set. */

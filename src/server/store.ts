@@ -74,6 +74,12 @@ class WriteAdapter extends ReadAdapter implements KvWrite {
 
 export class MvccKvStore implements KvStore {
   private commitObserver: (seconds: number) => void = () => undefined;
+  /**
+   * The backend's file size as of the last commit (-1: not known). The file changes only when a
+   * batch is committed, and the quota asks for the size twice per write (admission and apply), so
+   * a stat per commit is enough.
+   */
+  private sizeBytesCache = -1;
   /** With `watchable`, writes and compactions go through it so watchers see them. */
   constructor(private readonly mvcc: MvccStore, private readonly watchable?: WatchableStore) {}
 
@@ -85,6 +91,7 @@ export class MvccKvStore implements KvStore {
   private commit(): void {
     const start = process.hrtime.bigint();
     this.mvcc.commit();
+    this.sizeBytesCache = -1;
     this.commitObserver(Number(process.hrtime.bigint() - start) / 1e9);
   }
 
@@ -133,21 +140,28 @@ export class MvccKvStore implements KvStore {
     return this.mvcc.keyCount();
   }
   totalSizeBytes(): number {
-    return this.mvcc.sizeBytes();
+    if (this.sizeBytesCache < 0) this.sizeBytesCache = this.mvcc.sizeBytes();
+    return this.sizeBytesCache;
   }
   size(): { totalBytes: number; inUseBytes: number } {
-    return { totalBytes: this.mvcc.sizeBytes(), inUseBytes: this.mvcc.sizeInUseBytes() };
+    return { totalBytes: this.totalSizeBytes(), inUseBytes: this.mvcc.sizeInUseBytes() };
   }
   /** Rewrites the LMDB file with live pages only (see defrag.ts); other engines just checkpoint. */
   async defragment(): Promise<void> {
-    const backend = this.mvcc.backend;
-    if (backend instanceof DefragmentableBackend) backend.defragmentNow();
-    else await this.mvcc.checkpoint();
+    this.sizeBytesCache = -1;
+    try {
+      const backend = this.mvcc.backend;
+      if (backend instanceof DefragmentableBackend) backend.defragmentNow();
+      else await this.mvcc.checkpoint();
+    } finally {
+      this.sizeBytesCache = -1;
+    }
   }
   snapshotView(): BackendReadView {
     return openBackendView(this.mvcc.backend);
   }
   checkpoint(): Promise<void> {
+    this.sizeBytesCache = -1;
     return this.mvcc.checkpoint();
   }
   close(): Promise<void> {

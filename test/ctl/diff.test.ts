@@ -32,7 +32,7 @@ function baseNormalize(text: string): string {
     .replace(/\bcairnctl\b/g, "etcdctl");
 }
 
-const goDuration = /\b\d+(?:\.\d+)?(?:ns|µs|ms|s|m|h)\b/g;
+const goDuration = /\b\d+(?:\.\d+)?(?:ns|µs|\u00c2\u00b5s|ms|s|m|h)\b/g;
 
 /** Opt-in normalizations, named in case files. */
 const normalizers: Record<string, (text: string) => string> = {
