@@ -38,7 +38,8 @@ function watchUntil(endpoint: string, args: string[], done: (stdout: string) => 
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
     child.stdout.on("data", (b: Buffer) => {
       out += b.toString();
-      if (done(out)) child.kill("SIGTERM");
+      // Judge only whole lines: a chunk may end inside an event, and the rest must not be cut off.
+      if (out.endsWith("\n") && done(out)) child.kill("SIGTERM");
     });
     child.stderr.on("data", (b: Buffer) => (err += b.toString()));
     child.once("close", () => {
@@ -114,7 +115,7 @@ async function session(m: Member): Promise<string> {
   // Expiry: the 2 s lease (minimum TTL) expires and takes its key with it.
   const expiryRev = (await revisionOf(m)) + 1;
   t += await ctl(m, ["put", "--lease", l2, "expiring", "soon"]);
-  const expiryWatch = watchUntil(m.endpoint, [`--rev=${expiryRev}`, "expiring"], (o) => o.includes("DELETE"));
+  const expiryWatch = watchUntil(m.endpoint, [`--rev=${expiryRev}`, "expiring"], (o) => o.includes("DELETE\nexpiring\n\n"));
   t += "# lease expiry seen by a watcher\n" + (await expiryWatch.result);
   t += await ctl(m, ["get", "expiring"]);
   t += await ctl(m, ["lease", "list"]);
