@@ -40,13 +40,13 @@ const normalizers: Record<string, (text: string) => string> = {
   took: (t) => t.replace(/took = \S+/g, "took = <dur>").replace(/"took":"[^"]*"/g, '"took":"<dur>"').replace(/"took":[0-9.e-]+/g, '"took":<dur>').replace(/"Took" : \S+/g, '"Took" : <dur>'),
   /** Durations in tables: durations replaced, then padding collapsed since widths follow them. */
   "table-took": (t) => t.replace(goDuration, "<dur>").replace(/-+/g, "-").replace(/ +/g, " "),
-  /** Lease ids are chosen by the server from its clock. */
+  /** Lease ids are chosen by the server from its clock; printed as hex without leading zeros, so 12–16 digits. */
   "lease-id": (t) =>
     t
-      .replace(/\b[0-9a-f]{16}\b/g, "<hexid>")
+      .replace(/\b[0-9a-f]{12,16}\b/g, "<hexid>")
       .replace(/"(ID|id|lease)":\d+/g, '"$1":<id>')
       .replace(/"ID" : \d+/g, '"ID" : <id>')
-      .replace(/\/[0-9a-f]{15,16}\b/g, "/<hexid>"),
+      .replace(/\/[0-9a-f]{12,16}\b/g, "/<hexid>"),
   /** Remaining lease time depends on when the call lands relative to the grant. */
   ttl: (t) => t.replace(/remaining\(\d+s\)/g, "remaining(<n>s)").replace(/"(ttl|TTL)":\d+/g, '"$1":<n>').replace(/"TTL" : \d+/g, '"TTL" : <n>').replace(/TTL\(\d+\)/g, "TTL(<n>)"),
   /** cheggaaa/pb progress bars redraw with carriage returns on their own clock. */
