@@ -19,7 +19,8 @@ import { listenMultiplexed } from "../platform/listener.js";
 import { createLogger } from "../platform/log.js";
 import { newCompactor, parseCompactionRetention } from "./compactor.js";
 import { parseConfig, urlString, type ServerConfig } from "./config.js";
-import { clusterIdFor, idHex, initialMembers, type Member } from "./membership.js";
+import { clusterIdFromMemberIds, formatId } from "../storage/membership.js";
+import { initialMembers, type Member } from "./membership.js";
 import { resolveQuotaBytes } from "./quota.js";
 import { RaftNode } from "./raftnode.js";
 import { CLUSTER_VERSION, EtcdServer, SERVER_VERSION } from "./server.js";
@@ -47,7 +48,7 @@ function identity(config: ServerConfig, walDir: string): { memberId: bigint; clu
   const members = initialMembers(config.initialCluster, config.initialClusterToken);
   const self = members.find((m) => m.name === config.name)!;
   self.clientUrls = config.advertiseClientUrls.map(urlString);
-  const clusterId = clusterIdFor(members.map((m) => m.id));
+  const clusterId = clusterIdFromMemberIds(members.map((m) => m.id));
   const record: WalIdentity = {
     memberId: self.id.toString(),
     clusterId: clusterId.toString(),
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
     createLogger("compactor", config.logLevel, (line) => process.stderr.write(line.replace(" I | compactor: ", " N | compactor: "))),
   );
   compactor?.run();
-  log.info(`started member ${idHex(memberId)} in cluster ${idHex(clusterId)}, data dir ${config.dataDir}`);
+  log.info(`started member ${formatId(memberId)} in cluster ${formatId(clusterId)}, data dir ${config.dataDir}`);
 
   const grpcEndpoint = createGrpcEndpoint(server, {
     maxRequestBytes: config.maxRequestBytes,

@@ -4,10 +4,7 @@
  * `ServerConfig.VerifyBootstrap`), so a restored Cairn member and a restored etcd member built from
  * the same flags get the same member and cluster IDs.
  */
-import { createHash } from "node:crypto";
-
-/** A member's ID: the first 8 bytes (big-endian) of a SHA-1, as a uint64. */
-export type MemberId = bigint;
+import { clusterIdFromMemberIds, formatId, memberIdFromPeerURLs, type MemberId } from "../storage/membership.js";
 
 /** A flag value that etcd would reject; the message is etcd's. */
 export class MembershipConfigError extends Error {
@@ -29,11 +26,6 @@ export interface InitialCluster {
   members: Member[];
   /** The member this restore creates. */
   local: Member;
-}
-
-/** An ID as etcd prints it (`types.ID.String()`): lower-case hex without leading zeros. */
-export function formatId(id: bigint): string {
-  return id.toString(16);
 }
 
 /**
@@ -76,24 +68,6 @@ export function parseInitialCluster(flag: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const [name, urls] of raw) out.set(name, parseURLs(urls));
   return out;
-}
-
-function sha1Uint64(bytes: Uint8Array): bigint {
-  return createHash("sha1").update(bytes).digest().readBigUInt64BE(0);
-}
-
-/** `membership.NewMember(name, urls, token, nil)`: ID = SHA-1 of the sorted URLs and the token. */
-export function memberIdFromPeerURLs(peerURLs: string[], clusterToken: string): MemberId {
-  const sorted = [...peerURLs].sort();
-  return sha1Uint64(Buffer.from(sorted.join("") + clusterToken, "utf8"));
-}
-
-/** `RaftCluster.genID`: SHA-1 of the member IDs in ascending order, 8 bytes big-endian each. */
-export function clusterIdFromMemberIds(ids: MemberId[]): bigint {
-  const sorted = [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const bytes = Buffer.alloc(8 * sorted.length);
-  sorted.forEach((id, i) => bytes.writeBigUInt64BE(id, 8 * i));
-  return sha1Uint64(bytes);
 }
 
 /** The reason etcd's `netutil.URLStringsEqual` gives for two sorted URL lists that differ. */

@@ -15,7 +15,8 @@ import type { FileSource } from "../storage/bbolt/source.js";
 import { FlagError, flagIsTrue, formatFlagHelp, parseFlags, type FlagSpec } from "./flags.js";
 import { ExitCode, exitWithError, type CommandIO } from "./io.js";
 import { MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET, encodeMemberJson, encodeMemberKey } from "../storage/schema.js";
-import { MembershipConfigError, buildInitialCluster, formatId, type InitialCluster } from "./membership.js";
+import { formatId } from "../storage/membership.js";
+import { MembershipConfigError, buildInitialCluster, type InitialCluster } from "./membership.js";
 import { describeSnapshotError } from "./snapshot-status.js";
 
 const DEFAULT_NAME = "default";

@@ -5,12 +5,14 @@
  * Tests that need etcd call `requireEtcd(t)`: without the binaries it skips with a reason, except
  * under CI=true, where it fails.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
+import { captureOutput, freePort, killAndWait, memberFlags, spawnMember } from "../support/etcd.js";
+
+export { freePort };
 
 /** How many times to poll a starting etcd before giving up (each poll waits POLL_INTERVAL_MS). */
 const START_POLL_LIMIT = 200;
@@ -28,18 +30,6 @@ export function requireEtcd(t: TestContext): boolean {
   if (process.env.CI === "true") throw new Error(`${reason}; required when CI=true`);
   t.skip(reason);
   return false;
-}
-
-/** A free TCP port on 127.0.0.1 (asked from the kernel, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address !== null ? resolvePort(address.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /** A temporary directory removed by `cleanup()`. */
@@ -68,11 +58,6 @@ export function etcdctlOk(args: string[], options: { endpoint?: string; input?: 
   return result.stdout;
 }
 
-const running = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const child of running) child.kill("SIGKILL");
-});
-
 /** The command that runs Cairn's server from the compiled tree (works for any member start). */
 export const CAIRN_COMMAND = [process.execPath, join(import.meta.dirname, "../../src/server/main.js")];
 
@@ -82,7 +67,7 @@ export class EtcdMember {
     private readonly child: ChildProcess,
     readonly clientURL: string,
     readonly peerURL: string,
-    private readonly log: string[],
+    private readonly log: () => string,
   ) {}
 
   /**
@@ -94,22 +79,11 @@ export class EtcdMember {
     const clientURL = `http://127.0.0.1:${await freePort()}`;
     const peerURL = `http://127.0.0.1:${options.peerPort ?? (await freePort())}`;
     const args = [
-      `--name=${name}`,
-      `--data-dir=${options.dataDir}`,
-      `--listen-client-urls=${clientURL}`,
-      `--advertise-client-urls=${clientURL}`,
-      `--listen-peer-urls=${peerURL}`,
-      `--initial-advertise-peer-urls=${peerURL}`,
-      `--initial-cluster=${name}=${peerURL}`,
-      `--initial-cluster-token=${options.token ?? "etcd-cluster"}`,
+      ...memberFlags({ name, dataDir: options.dataDir, clientURL, peerURL, token: options.token ?? "etcd-cluster" }),
       "--log-level=error",
     ];
-    const [program, ...prefix] = options.command ?? ["etcd"];
-    const child = spawn(program!, [...prefix, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    running.add(child);
-    const log: string[] = [];
-    child.stdout?.on("data", (chunk: Buffer) => log.push(chunk.toString()));
-    child.stderr?.on("data", (chunk: Buffer) => log.push(chunk.toString()));
+    const child = spawnMember(options.command ?? ["etcd"], args);
+    const log = captureOutput(child);
     const member = new EtcdMember(child, clientURL, peerURL, log);
     for (let attempt = 0; attempt < START_POLL_LIMIT; attempt++) {
       if (child.exitCode !== null) break;
@@ -117,7 +91,7 @@ export class EtcdMember {
       await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
     }
     await member.stop();
-    throw new Error(`etcd did not become healthy; log:\n${log.join("")}`);
+    throw new Error(`etcd did not become healthy; log:\n${log()}`);
   }
 
   /**
@@ -130,12 +104,7 @@ export class EtcdMember {
 
   /** Kills the process and waits for it to exit. */
   async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      const exited = new Promise((r) => this.child.once("exit", r));
-      this.child.kill("SIGKILL");
-      await exited;
-    }
-    running.delete(this.child);
+    await killAndWait(this.child);
   }
 }
 
@@ -178,26 +147,14 @@ export async function readStartupIds(options: {
   memberCount: number;
 }): Promise<StartupIds> {
   const clientURL = `http://127.0.0.1:${await freePort()}`;
-  const child = spawn(
-    "etcd",
-    [
-      `--name=${options.name}`,
-      `--data-dir=${options.dataDir}`,
-      `--listen-client-urls=${clientURL}`,
-      `--advertise-client-urls=${clientURL}`,
-      `--listen-peer-urls=${options.peerURL}`,
-      `--initial-advertise-peer-urls=${options.peerURL}`,
-      `--initial-cluster=${options.initialCluster}`,
-      `--initial-cluster-token=${options.token}`,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
+  const child = spawnMember(
+    ["etcd"],
+    memberFlags({ name: options.name, dataDir: options.dataDir, clientURL, peerURL: options.peerURL, initialCluster: options.initialCluster, token: options.token }),
   );
-  running.add(child);
-  let log = "";
-  child.stdout?.on("data", (chunk: Buffer) => (log += chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  const output = captureOutput(child);
   try {
     for (let attempt = 0; attempt < START_POLL_LIMIT; attempt++) {
+      const log = output();
       const local = /restarting member ([0-9a-f]+) in cluster ([0-9a-f]+)/.exec(log);
       const added = [...log.matchAll(/added member ([0-9a-f]+) \[([^\]]*)\] to cluster ([0-9a-f]+)/g)];
       if (local !== null && added.length >= options.memberCount) {
@@ -206,13 +163,8 @@ export async function readStartupIds(options: {
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
     }
-    throw new Error(`etcd did not report its IDs; log:\n${log}`);
+    throw new Error(`etcd did not report its IDs; log:\n${output()}`);
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGKILL");
-      await exited;
-    }
-    running.delete(child);
+    await killAndWait(child);
   }
 }

@@ -2,13 +2,15 @@
  * Test helper: spawns a real single-member etcd 3.4 on random loopback ports with a temporary data
  * directory, and guarantees the child is killed (also when a test fails or the process exits).
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort, killAndWait, memberFlags, spawnMember } from "../support/etcd.js";
+
+export { freePort };
 
 /** Whether an `etcd` binary is on PATH. */
 export function haveEtcd(): boolean {
@@ -26,24 +28,6 @@ export function skipWithoutEtcd(): string | false {
   process.stdout.write(`# skipping: ${reason}\n`);
   return reason;
 }
-
-/** Asks the kernel for a free loopback port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const running = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of running) child.kill("SIGKILL");
-});
 
 export interface EtcdProcess {
   /** Client URL, e.g. http://127.0.0.1:23791. */
@@ -99,13 +83,7 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess>
   const clientUrl = `${scheme}://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const args = [
-    `--name=${name}`,
-    `--data-dir=${dataDir}`,
-    `--listen-client-urls=${clientUrl}`,
-    `--advertise-client-urls=${clientUrl}`,
-    `--listen-peer-urls=${peerUrl}`,
-    `--initial-advertise-peer-urls=${peerUrl}`,
-    `--initial-cluster=${name}=${peerUrl}`,
+    ...memberFlags({ name, dataDir, clientURL: clientUrl, peerURL: peerUrl }),
     ...(options.tls === undefined
       ? []
       : [
@@ -118,19 +96,14 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess>
     "--logger=zap",
     ...(options.extraArgs ?? []),
   ];
-  const child = spawn("etcd", args, { stdio: ["ignore", "ignore", "pipe"] });
-  running.add(child);
+  const child = spawnMember(["etcd"], args);
+  child.stdout?.resume();
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => {
     if (stderr.length < 20_000) stderr += chunk.toString();
   });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGKILL");
-      await exited;
-    }
-    running.delete(child);
+    await killAndWait(child);
     rmSync(dataDir, { recursive: true, force: true });
   };
   const maxWaitMs = 20_000;

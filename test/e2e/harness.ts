@@ -4,10 +4,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { TestContext } from "node:test";
+import { freePort, memberFlags, spawnMember } from "../support/etcd.js";
+
+export { freePort };
 
 /** Time to wait for a member to answer /health after start. */
 export const START_TIMEOUT_MS = 20_000;
@@ -30,18 +32,6 @@ export function requireEtcd(t: TestContext): boolean {
   if (process.env["CI"] === "true") throw new Error(`${reason}; mandatory when CI=true`);
   t.skip(reason);
   return false;
-}
-
-/** A free TCP port on 127.0.0.1 (the OS picks it; a tiny race with other processes remains). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 export interface MemberOptions {
@@ -99,18 +89,10 @@ export async function startMember(kind: "etcd" | "cairn", options: MemberOptions
   const peerPort = options.peerPort ?? (await freePort());
   const client = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
-  const args = [
-    "--name", "default",
-    "--data-dir", join(dataDir, "data"),
-    "--listen-client-urls", client, "--advertise-client-urls", client,
-    "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-    "--initial-cluster", `default=${peer}`,
-    ...(options.flags ?? []),
-  ];
+  const args = [...memberFlags({ name: "default", dataDir: join(dataDir, "data"), clientURL: client, peerURL: peer }), ...(options.flags ?? [])];
   const command = kind === "etcd" ? "etcd" : join(REPO_ROOT, "bin/cairn");
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], cwd: dataDir });
+  const child = spawnMember([command], args, { cwd: dataDir });
   const member = new Member(kind, child, dataDir, clientPort, peerPort, ownsDir);
-  track(member);
   await waitHealthy(member);
   return member;
 }
@@ -131,15 +113,6 @@ async function waitHealthy(member: Member): Promise<void> {
   await member.kill();
   throw new Error(`${member.kind} did not become healthy within ${START_TIMEOUT_MS} ms: ${member.stderrChunks.join("").slice(-2000)}`);
 }
-
-const live = new Set<Member>();
-function track(member: Member): void {
-  live.add(member);
-  member.process.once("exit", () => live.delete(member));
-}
-process.once("exit", () => {
-  for (const member of live) member.process.kill("SIGKILL");
-});
 
 export interface CtlResult {
   code: number | null;

@@ -1,7 +1,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig, parseGoDurationMs, urlString, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_QUOTA_BYTES, type ParseInput, type ServerConfig } from "../../src/server/config.js";
-import { memberIdFor, clusterIdFor } from "../../src/server/membership.js";
+import { clusterIdFromMemberIds, memberIdFromPeerURLs } from "../../src/storage/membership.js";
 
 function input(argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}): ParseInput {
   return {
@@ -139,7 +139,7 @@ test("Go durations", () => {
 
 test("member and cluster IDs are derived as etcd derives them", () => {
   // Measured on etcd 3.4.23: --initial-cluster default=http://127.0.0.1:23801, token etcd-cluster.
-  const id = memberIdFor(["http://127.0.0.1:23801"], "etcd-cluster");
+  const id = memberIdFromPeerURLs(["http://127.0.0.1:23801"], "etcd-cluster");
   assert.equal(id, 13668033151171901709n);
-  assert.equal(clusterIdFor([id]), 15118495548433857066n);
+  assert.equal(clusterIdFromMemberIds([id]), 15118495548433857066n);
 });

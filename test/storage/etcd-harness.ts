@@ -3,11 +3,11 @@
  * differential tests. `etcdAvailability()` tells whether tests may run: when etcd is missing they
  * skip with the reason, unless CI=true, where its absence fails the test.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { captureOutput, freePort, isRunning, memberFlags, spawnMember } from "../support/etcd.js";
 
 /** Whether the etcd binaries are installed. */
 export function etcdAvailability(): { available: true } | { available: false; reason: string } {
@@ -22,19 +22,6 @@ export function etcdAvailability(): { available: true } | { available: false; re
   return { available: true };
 }
 
-/** A free TCP port on 127.0.0.1 (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** A running etcd plus an etcdctl runner bound to it. */
 export class EtcdProcess {
   private constructor(private readonly child: ChildProcess, private readonly dir: string, readonly endpoint: string, private readonly log: () => string) {}
@@ -45,15 +32,8 @@ export class EtcdProcess {
     const peerPort = await freePort();
     const client = `http://127.0.0.1:${clientPort}`;
     const peer = `http://127.0.0.1:${peerPort}`;
-    const child = spawn("etcd", [
-      "--name", "diff", "--data-dir", join(dir, "data"),
-      "--listen-client-urls", client, "--advertise-client-urls", client,
-      "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", `diff=${peer}`,
-    ], { stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
-    const etcd = new EtcdProcess(child, dir, client, () => output);
+    const child = spawnMember(["etcd"], memberFlags({ name: "diff", dataDir: join(dir, "data"), clientURL: client, peerURL: peer }));
+    const etcd = new EtcdProcess(child, dir, client, captureOutput(child));
     try {
       await etcd.waitReady();
     } catch (error) {
@@ -88,7 +68,7 @@ export class EtcdProcess {
 
   /** Kills etcd and removes its data dir. */
   stop(): void {
-    if (this.child.exitCode === null) this.child.kill("SIGKILL");
+    if (isRunning(this.child)) this.child.kill("SIGKILL");
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

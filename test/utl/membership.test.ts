@@ -5,7 +5,8 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildInitialCluster, clusterIdFromMemberIds, formatId, memberIdFromPeerURLs } from "../../src/utl/membership.js";
+import { clusterIdFromMemberIds, formatId, memberIdFromPeerURLs } from "../../src/storage/membership.js";
+import { buildInitialCluster } from "../../src/utl/membership.js";
 import { etcdctlOk, freePort, readStartupIds, requireEtcd, tempDir } from "../bbolt/etcd-harness.js";
 import { writeFixtureSnapshot } from "./fixtures.js";
 
