@@ -195,7 +195,7 @@ const RESTORING_SUFFIX = /^\.restoring-(\d+)$/;
  * Removes what restores into `target` left behind when they were killed: `<target>.restoring-<pid>`
  * directories whose process no longer runs.
  */
-function removeStaleRestores(target: string): void {
+export function removeStaleRestores(target: string): void {
   const parent = dirname(resolve(target));
   const name = basename(target);
   if (!existsSync(parent)) return;
@@ -217,7 +217,7 @@ function isRunning(pid: number): boolean {
 }
 
 /** Makes a rename inside `dir` durable. */
-function syncDirectory(dir: string): void {
+export function syncDirectory(dir: string): void {
   const fd = openSync(dir, "r");
   try {
     fsyncSync(fd);

@@ -1,8 +1,8 @@
 /**
  * `snapshot save|status|restore` (etcdctl's snapshot_command.go). save streams the backend from one
  * endpoint into `<file>.part`, checks the trailing SHA-256, then renames. status reads the file
- * offline with the storage layer's bbolt reader (shared with cairnutl); restore, which must write
- * an etcd data directory, is not supported yet.
+ * offline with the storage layer's bbolt reader (shared with cairnutl); restore writes an etcd
+ * data directory offline through src/utl/etcd-restore.ts (shared with cairnutl).
  */
 import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
 import { createHash } from "node:crypto";
@@ -17,6 +17,7 @@ import { humanizeBytes } from "../printers/go.js";
 import { connect, globalConfig, printerFor } from "../global.js";
 import { BboltFormatError } from "../../storage/bbolt/reader.js";
 import { SnapshotFileError, snapshotStatus } from "../../storage/bbolt/snapshot-file.js";
+import { EtcdRestoreError, etcdRestoreDefaults, restoreEtcdDataDir } from "../../utl/etcd-restore.js";
 
 /** zap production logger line with an epoch timestamp, as etcdctl's snapshot logger writes. */
 function zapInfo(caller: string, msg: string, fields: Record<string, unknown> = {}, isoTime = false): void {
@@ -132,7 +133,26 @@ const restoreCommand: CommandSpec = {
   ],
   run(invocation) {
     if (invocation.args.length !== 1) throw new CtlExit(ExitCode.badArgs, "snapshot restore requires exactly one argument");
-    throw new CtlExit(ExitCode.error, "snapshot restore is not yet supported by cairnctl (offline; see cairnutl)");
+    const flags = invocation.flags;
+    const name = flags.string("name");
+    const dirs = etcdRestoreDefaults({ name, dataDir: flags.string("data-dir"), walDir: flags.string("wal-dir") });
+    try {
+      restoreEtcdDataDir(
+        {
+          snapshotPath: invocation.args[0]!,
+          name,
+          ...dirs,
+          initialCluster: flags.string("initial-cluster"),
+          initialClusterToken: flags.string("initial-cluster-token"),
+          initialAdvertisePeerURLs: flags.string("initial-advertise-peer-urls"),
+          skipHashCheck: flags.bool("skip-hash-check"),
+        },
+        (caller, msg, fields) => zapInfo(caller, msg, fields),
+      );
+    } catch (error) {
+      if (error instanceof EtcdRestoreError) throw new CtlExit(ExitCode.error, error.message);
+      throw error;
+    }
   },
 };
 

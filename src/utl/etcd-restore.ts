@@ -1,0 +1,220 @@
+/**
+ * `snapshot restore` into an **etcd** data directory, as etcdctl 3.4 does it
+ * (clientv3/snapshot/v3_snapshot.go): same checks in the same order, same messages, same log
+ * lines, and the same files:
+ *
+ *   <data-dir>/member/snap/db          the snapshot's bbolt database without the sha256 trailer,
+ *                                      with the buckets etcd's mvcc and lessor create ("key",
+ *                                      "meta", "lease") and meta/consistent_index = number of
+ *                                      members (the index of the bootstrap snapshot)
+ *   <data-dir>/member/snap/<1>-<n>.snap  the v2 store with the new members (storage/etcd/snap.ts)
+ *   <wal-dir>/0000000000000000-0000000000000000.wal  the bootstrap WAL (storage/etcd/bootstrap.ts)
+ *
+ * The WAL and .snap files are byte for byte etcd's. The db holds the same buckets, keys and
+ * values as etcd's, written compactly (etcd copies the file and edits it in place, so the page
+ * layout differs).
+ *
+ * Deliberate difference: etcd creates the data directory before checking the sha256 trailer and
+ * leaves a partial directory behind when the check fails; this restore checks everything first,
+ * builds the directories under temporary names and renames them into place, so a failed restore
+ * leaves nothing behind.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { BboltFormatError, BboltReader } from "../storage/bbolt/reader.js";
+import { sha256OfFile, hasSnapshotHash, SNAPSHOT_HASH_SIZE_BYTES } from "../storage/bbolt/snapshot-file.js";
+import { FileSource } from "../storage/bbolt/source.js";
+import { BackendCopyError, copyBuckets, writeBboltFileAtomically } from "../storage/etcd/backend.js";
+import { bootstrapIndex, bootstrapSnapshot, bootstrapWalRecords, type BootstrapCluster } from "../storage/etcd/bootstrap.js";
+import { writeSnapFile } from "../storage/etcd/snap.js";
+import { memberIdHex } from "../storage/etcd/v2store.js";
+import { walFileName, writeWalSegment } from "../storage/etcd/wal.js";
+import { KEY_BUCKET, LEASE_BUCKET, META_BUCKET, META_CONSISTENT_INDEX, encodeUint64 } from "../storage/schema.js";
+import { MembershipConfigError, buildInitialCluster, type InitialCluster } from "./membership.js";
+import { removeStaleRestores, syncDirectory } from "./snapshot-restore.js";
+
+/** The flags of `etcdctl snapshot restore`, after etcdctl's defaults. */
+export interface EtcdRestoreOptions {
+  snapshotPath: string;
+  name: string;
+  /** As given, or `<name>.etcd`. */
+  dataDir: string;
+  /** As given, or `<data-dir>/member/wal` (etcdctl always passes one). */
+  walDir: string;
+  initialCluster: string;
+  initialClusterToken: string;
+  /** Comma-separated, as the flag. */
+  initialAdvertisePeerURLs: string;
+  skipHashCheck: boolean;
+}
+
+/** Where etcdctl's zap logger lines go; `caller` is etcd's source position, kept for fidelity. */
+export type ZapInfo = (caller: string, msg: string, fields: Record<string, unknown>) => void;
+
+/** A restore that stops with etcd's error message (etcdctl prints `Error: <message>`, exit 1). */
+export class EtcdRestoreError extends Error {
+  override name = "EtcdRestoreError";
+}
+
+/** etcdctl's defaults: data dir `<name>.etcd`, WAL dir `<data-dir>/member/wal` (Go's filepath.Join cleans). */
+export function etcdRestoreDefaults(values: { name: string; dataDir: string; walDir: string }): { dataDir: string; walDir: string } {
+  const dataDir = values.dataDir === "" ? `${values.name}.etcd` : values.dataDir;
+  return { dataDir, walDir: values.walDir === "" ? join(dataDir, "member", "wal") : values.walDir };
+}
+
+const errnoTexts: Record<string, string> = {
+  ENOENT: "no such file or directory",
+  EACCES: "permission denied",
+  EISDIR: "is a directory",
+  ENOTDIR: "not a directory",
+  ELOOP: "too many levels of symbolic links",
+};
+
+function goPathError(op: string, path: string, error: unknown): EtcdRestoreError {
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  return new EtcdRestoreError(`${op} ${path}: ${errnoTexts[code] ?? (error as Error).message}`);
+}
+
+/** Reads the snapshot's size and checks the trailer in etcd's order; returns the db length. */
+function checkSnapshotFile(path: string, skipHashCheck: boolean): number {
+  let size: number;
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (error) {
+    throw goPathError("open", path, error);
+  }
+  try {
+    const stats = statSync(path);
+    if (stats.isDirectory()) throw new EtcdRestoreError(`read ${path}: is a directory`);
+    size = stats.size;
+    // etcd seeks to 32 bytes before the end to read the trailer: a shorter file cannot.
+    if (size < SNAPSHOT_HASH_SIZE_BYTES) throw new EtcdRestoreError(`seek ${path}: invalid argument`);
+    const hasHash = hasSnapshotHash(size);
+    if (!hasHash && !skipHashCheck) throw new EtcdRestoreError("snapshot missing hash but --skip-hash-check=false");
+    const dbSize = hasHash ? size - SNAPSHOT_HASH_SIZE_BYTES : size;
+    if (hasHash && !skipHashCheck) {
+      const expected = Buffer.alloc(SNAPSHOT_HASH_SIZE_BYTES);
+      readSync(fd, expected, 0, SNAPSHOT_HASH_SIZE_BYTES, dbSize);
+      const actual = Buffer.from(sha256OfFile(path, dbSize));
+      if (!expected.equals(actual)) {
+        throw new EtcdRestoreError(`expected sha256 [${[...expected].join(" ")}], got [${[...actual].join(" ")}]`);
+      }
+    }
+    return dbSize;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function toBootstrap(cluster: InitialCluster): BootstrapCluster {
+  return { clusterId: cluster.clusterId, localId: cluster.local.id, members: cluster.members };
+}
+
+/** Creates a directory with etcd's private mode (0700), parents included. */
+function makePrivateDir(path: string): void {
+  mkdirSync(path, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * Restores `options.snapshotPath` into a new etcd data directory, logging through `log` as
+ * etcdctl does. Throws EtcdRestoreError (etcd's message) when the restore cannot be done.
+ */
+export function restoreEtcdDataDir(options: EtcdRestoreOptions, log: ZapInfo): void {
+  let cluster: InitialCluster;
+  try {
+    cluster = buildInitialCluster(options);
+  } catch (error) {
+    if (error instanceof MembershipConfigError) throw new EtcdRestoreError(error.message);
+    throw error;
+  }
+  const { dataDir, walDir } = options;
+  if (existsSync(dataDir)) throw new EtcdRestoreError(`data-dir ${JSON.stringify(dataDir)} exists`);
+  if (existsSync(walDir)) throw new EtcdRestoreError(`wal-dir ${JSON.stringify(walDir)} exists`);
+  const snapDir = join(dataDir, "member", "snap");
+  const dirFields = { path: options.snapshotPath, "wal-dir": walDir, "data-dir": dataDir, "snap-dir": snapDir };
+  log("snapshot/v3_snapshot.go:296", "restoring snapshot", dirFields);
+
+  const dbSize = checkSnapshotFile(options.snapshotPath, options.skipHashCheck);
+  const source = new FileSource(options.snapshotPath, dbSize);
+  try {
+    let reader: BboltReader;
+    try {
+      reader = BboltReader.open(source);
+    } catch (error) {
+      if (error instanceof BboltFormatError) throw new EtcdRestoreError(`cannot open database at ${options.snapshotPath} (${error.message})`);
+      throw error;
+    }
+    writeDirectories(options, reader, cluster, log);
+  } finally {
+    source.close();
+  }
+  log("snapshot/v3_snapshot.go:309", "restored snapshot", dirFields);
+}
+
+/** Builds the directories under temporary names, then renames them into place. */
+function writeDirectories(options: EtcdRestoreOptions, reader: BboltReader, cluster: InitialCluster, log: ZapInfo): void {
+  const dataDir = resolve(options.dataDir);
+  const walDir = resolve(options.walDir);
+  const walInside = relative(dataDir, walDir);
+  const walIsInsideData = walInside !== "" && !walInside.startsWith("..") && !isAbsolute(walInside);
+  const suffix = `.restoring-${process.pid}`;
+  const tempData = join(dirname(dataDir), `${basename(dataDir)}${suffix}`);
+  const tempWal = walIsInsideData ? join(tempData, walInside) : join(dirname(walDir), `${basename(walDir)}${suffix}`);
+  makePrivateDir(dirname(dataDir));
+  removeStaleRestores(dataDir);
+  if (!walIsInsideData) {
+    makePrivateDir(dirname(walDir));
+    removeStaleRestores(walDir);
+  }
+  let walPlaced = false;
+  try {
+    const tempSnap = join(tempData, "member", "snap");
+    makePrivateDir(tempSnap);
+    makePrivateDir(tempWal);
+    writeRestoredDb(reader, join(tempSnap, "db"), cluster);
+    const bootstrap = toBootstrap(cluster);
+    for (const member of cluster.members) {
+      log("membership/cluster.go:392", "added member", {
+        "cluster-id": memberIdHex(cluster.clusterId),
+        "local-member-id": "0",
+        "added-peer-id": memberIdHex(member.id),
+        "added-peer-peer-urls": member.peerURLs,
+      });
+    }
+    writeWalSegment(join(tempWal, walFileName(0n, 0n)), bootstrapWalRecords(bootstrap));
+    syncDirectory(tempWal);
+    writeSnapFile(tempSnap, bootstrapSnapshot(bootstrap));
+    syncDirectory(tempSnap);
+    if (!walIsInsideData) {
+      renameSync(tempWal, walDir);
+      walPlaced = true;
+      syncDirectory(dirname(walDir));
+    }
+    renameSync(tempData, dataDir);
+    syncDirectory(dirname(dataDir));
+  } catch (error) {
+    rmSync(tempData, { recursive: true, force: true });
+    if (!walIsInsideData) rmSync(walPlaced ? walDir : tempWal, { recursive: true, force: true });
+    if (error instanceof BackendCopyError || error instanceof BboltFormatError) throw new EtcdRestoreError(error.message);
+    throw error;
+  }
+}
+
+/**
+ * The restored backend: the snapshot's buckets and keys, plus what etcd's restore adds when it
+ * opens the file with its mvcc store and lessor: the "key", "meta" and "lease" buckets if missing,
+ * and meta/consistent_index = the bootstrap index, so the new member applies entries after it.
+ * The membership buckets keep the snapshot's content: etcd 3.4's restore leaves them (its
+ * callback over them deletes mvcc keys, not bucket keys) and never reads them back.
+ */
+function writeRestoredDb(reader: BboltReader, path: string, cluster: InitialCluster): void {
+  const consistentIndex = encodeUint64(bootstrapIndex(toBootstrap(cluster)));
+  writeBboltFileAtomically(path, reader.pageSize, (writer) =>
+    copyBuckets(reader, writer, {
+      ensureBuckets: [KEY_BUCKET, META_BUCKET, LEASE_BUCKET],
+      puts: new Map([[META_BUCKET, new Map([[META_CONSISTENT_INDEX, consistentIndex]])]]),
+      keepSequences: true,
+    }),
+  );
+}
