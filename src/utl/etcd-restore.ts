@@ -29,7 +29,7 @@ import { bootstrapIndex, bootstrapSnapshot, bootstrapWalRecords, type BootstrapC
 import { writeSnapFile } from "../storage/etcd/snap.js";
 import { memberIdHex } from "../storage/etcd/v2store.js";
 import { walFileName, writeWalSegment } from "../storage/etcd/wal.js";
-import { KEY_BUCKET, LEASE_BUCKET, META_BUCKET, META_CONSISTENT_INDEX, encodeUint64 } from "../storage/schema.js";
+import { KEY_BUCKET, LEASE_BUCKET, META_BUCKET, META_CONSISTENT_INDEX, META_FINISHED_COMPACT_REV, META_SCHEDULED_COMPACT_REV, encodeUint64 } from "../storage/schema.js";
 import { MembershipConfigError, buildInitialCluster, type InitialCluster } from "./membership.js";
 import { removeStaleRestores, syncDirectory } from "./snapshot-restore.js";
 
@@ -145,11 +145,50 @@ export function restoreEtcdDataDir(options: EtcdRestoreOptions, log: ZapInfo): v
       if (error instanceof BboltFormatError) throw new EtcdRestoreError(`cannot open database at ${options.snapshotPath} (${error.message})`);
       throw error;
     }
+    logCompactionState(reader, log);
     writeDirectories(options, reader, cluster, log);
   } finally {
     source.close();
   }
   log("snapshot/v3_snapshot.go:309", "restored snapshot", dirFields);
+}
+
+/** The main revision in a meta-bucket revision value (17-byte revision key, big-endian main first). */
+function mainRevision(value: Uint8Array): bigint {
+  if (value.length < 8) throw new EtcdRestoreError(`meta bucket holds a ${value.length}-byte revision, shorter than 8 bytes`);
+  return new DataView(value.buffer, value.byteOffset, 8).getBigInt64(0, false);
+}
+
+/**
+ * What etcd's mvcc store logs when the restore opens the backend: the last finished compaction,
+ * and a scheduled one it resumes. (etcd then runs that compaction in the background, racing with
+ * closing the store; this restore copies the keys as they are and leaves the compaction to the
+ * server, which resumes it at start.)
+ */
+function logCompactionState(reader: BboltReader, log: ZapInfo): void {
+  const meta = reader.bucket(META_BUCKET);
+  if (meta === undefined) return;
+  let finished: bigint | undefined;
+  let scheduled: bigint | undefined;
+  for (const entry of reader.entries(meta)) {
+    const key = Buffer.from(entry.key).toString("latin1");
+    if (key === META_FINISHED_COMPACT_REV) finished = mainRevision(entry.value);
+    else if (key === META_SCHEDULED_COMPACT_REV) scheduled = mainRevision(entry.value);
+  }
+  if (finished !== undefined) {
+    log("mvcc/kvstore.go:388", "restored last compact revision", {
+      "meta-bucket-name": META_BUCKET,
+      "meta-bucket-name-key": META_FINISHED_COMPACT_REV,
+      "restored-compact-revision": Number(finished),
+    });
+  }
+  if (scheduled !== undefined && scheduled > (finished ?? -1n)) {
+    log("mvcc/kvstore.go:468", "resume scheduled compaction", {
+      "meta-bucket-name": META_BUCKET,
+      "meta-bucket-name-key": META_SCHEDULED_COMPACT_REV,
+      "scheduled-compact-revision": Number(scheduled),
+    });
+  }
 }
 
 /** Builds the directories under temporary names, then renames them into place. */
