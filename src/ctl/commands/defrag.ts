@@ -1,7 +1,7 @@
 /**
  * `defrag [--cluster]`: defragments each member's backend (etcdctl's defrag_command.go).
- * `defrag --data-dir <dir>` defragments a stopped member's etcd data directory offline, through
- * src/utl/etcd-defrag.ts (shared with cairnutl).
+ * `defrag --data-dir <dir>` defragments a stopped member's data directory offline (etcd's format,
+ * or Cairn's), through src/utl/defrag-data-dir.ts (shared with cairnutl).
  */
 import { create } from "@bufbuild/protobuf";
 import { DefragmentRequestSchema } from "../../api/gen/etcdserverpb/rpc_pb.js";
@@ -10,7 +10,8 @@ import type { CommandSpec } from "../cli/command.js";
 import { CtlExit, ExitCode, goErrorText } from "../exit.js";
 import { err, out } from "../output.js";
 import { endpointClient, endpointsFromCluster, flag, openSession } from "./common.js";
-import { EtcdBackendOpenError, EtcdDefragError, defragEtcdDataDir } from "../../utl/etcd-defrag.js";
+import { EtcdBackendOpenError, EtcdDefragError } from "../../utl/etcd-defrag.js";
+import { defragOfflineDataDir } from "../../utl/defrag-data-dir.js";
 
 /** capnslog's timestamp: local time, microseconds. */
 function capnslogTime(now: Date): string {
@@ -23,9 +24,11 @@ function capnslogTime(now: Date): string {
  * critical line and Go's panic line are reproduced and the exit code is Go's (2); Go's goroutine
  * dump that follows cannot be, so a one-line note stands in for it.
  */
-function defragDataDir(dataDir: string): void {
+async function defragDataDir(dataDir: string): Promise<void> {
   try {
-    defragEtcdDataDir(dataDir);
+    await defragOfflineDataDir(dataDir, (dbPath) =>
+      err(`waiting for etcd to close and release its lock on ${JSON.stringify(dbPath)}. To defrag a running etcd instance, omit --data-dir.\n`),
+    );
   } catch (error) {
     if (error instanceof EtcdBackendOpenError) {
       err(`${capnslogTime(new Date())} C | mvcc/backend: ${error.message}\npanic: ${error.message}\n\ngoroutine 1 [running]:\n(cairnctl: no Go stack to show)\n`);
@@ -47,7 +50,7 @@ export const defragCommand: CommandSpec = {
   async run(invocation) {
     const dataDir = invocation.flags.string("data-dir");
     if (dataDir !== "") {
-      defragDataDir(dataDir);
+      await defragDataDir(dataDir);
       return;
     }
     const session = await openSession(invocation);
