@@ -29,7 +29,21 @@ import { bootstrapIndex, bootstrapSnapshot, bootstrapWalRecords, type BootstrapC
 import { writeSnapFile } from "../storage/etcd/snap.js";
 import { memberIdHex } from "../storage/etcd/v2store.js";
 import { walFileName, writeWalSegment } from "../storage/etcd/wal.js";
-import { KEY_BUCKET, LEASE_BUCKET, META_BUCKET, META_CONSISTENT_INDEX, META_FINISHED_COMPACT_REV, META_SCHEDULED_COMPACT_REV, encodeUint64 } from "../storage/schema.js";
+import {
+  KEY_BUCKET,
+  LEASE_BUCKET,
+  MEMBERS_BUCKET,
+  MEMBERS_REMOVED_BUCKET,
+  META_BUCKET,
+  META_CONSISTENT_INDEX,
+  META_FINISHED_COMPACT_REV,
+  META_SCHEDULED_COMPACT_REV,
+  decodeRevisionKey,
+  encodeKeyValue,
+  encodeRevisionKey,
+  encodeUint64,
+  isTombstoneKey,
+} from "../storage/schema.js";
 import { MembershipConfigError, buildInitialCluster, type InitialCluster } from "./membership.js";
 import { removeStaleRestores, syncDirectory } from "./snapshot-restore.js";
 
@@ -243,17 +257,85 @@ function writeDirectories(options: EtcdRestoreOptions, reader: BboltReader, clus
 /**
  * The restored backend: the snapshot's buckets and keys, plus what etcd's restore adds when it
  * opens the file with its mvcc store and lessor: the "key", "meta" and "lease" buckets if missing,
- * and meta/consistent_index = the bootstrap index, so the new member applies entries after it.
- * The membership buckets keep the snapshot's content: etcd 3.4's restore leaves them (its
- * callback over them deletes mvcc keys, not bucket keys) and never reads them back.
+ * meta/consistent_index = the bootstrap index (so the new member applies entries after it), and
+ * the tombstones of memberKeyTombstones.
  */
 function writeRestoredDb(reader: BboltReader, path: string, cluster: InitialCluster): void {
   const consistentIndex = encodeUint64(bootstrapIndex(toBootstrap(cluster)));
   writeBboltFileAtomically(path, reader.pageSize, (writer) =>
     copyBuckets(reader, writer, {
       ensureBuckets: [KEY_BUCKET, META_BUCKET, LEASE_BUCKET],
-      puts: new Map([[META_BUCKET, new Map([[META_CONSISTENT_INDEX, consistentIndex]])]]),
+      puts: new Map([
+        [META_BUCKET, new Map([[META_CONSISTENT_INDEX, consistentIndex]])],
+        [KEY_BUCKET, memberKeyTombstones(reader)],
+      ]),
       keepSequences: true,
     }),
   );
+}
+
+const latin1 = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1");
+
+/** The key of a marshalled mvccpb.KeyValue (field 1, written first), without decoding the rest. */
+function keyOfKeyValue(value: Uint8Array): string | undefined {
+  if (value[0] !== 0x0a) return undefined;
+  let length = 0;
+  let at = 1;
+  for (let shift = 0; shift < 35; shift += 7) {
+    const byte = value[at++];
+    if (byte === undefined) return undefined;
+    length += (byte & 0x7f) * 2 ** shift;
+    if ((byte & 0x80) === 0) return at + length <= value.length ? latin1(value.subarray(at, at + length)) : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * etcd 3.4's restore "deletes the old cluster's members" with a callback that runs an mvcc
+ * DeleteRange on each key of the "members" and then "members_removed" buckets: the buckets keep
+ * their content (nothing reads them in 3.4), but a *user key* spelled like an old member id (its
+ * hex) is deleted if it is live. Each such delete is a tombstone in the "key" bucket at revision
+ * (current + 1, n) for the n-th deleted key, valued `KeyValue{key}`; current is the highest main
+ * revision in the "key" bucket, or the finished compaction if higher (mvcc's restore).
+ */
+function memberKeyTombstones(reader: BboltReader): Map<string, Uint8Array> {
+  const candidates: string[] = [];
+  for (const bucket of [MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET]) {
+    const ref = reader.bucket(bucket);
+    if (ref !== undefined) for (const entry of reader.entries(ref)) candidates.push(latin1(entry.key));
+  }
+  const tombstones = new Map<string, Uint8Array>();
+  const keyBucket = reader.bucket(KEY_BUCKET);
+  if (candidates.length === 0 || keyBucket === undefined) return tombstones;
+  const wanted = new Set(candidates);
+  /** Whether each candidate's newest revision is a put (the key is live). */
+  const live = new Map<string, boolean>();
+  let currentRevision = 1n;
+  for (const entry of reader.entries(keyBucket)) {
+    let revision;
+    try {
+      revision = decodeRevisionKey(entry.key);
+    } catch (error) {
+      throw new EtcdRestoreError(`key bucket holds ${Buffer.from(entry.key).toString("hex")}, not a revision: ${(error as Error).message}`);
+    }
+    if (BigInt(revision.main) > currentRevision) currentRevision = BigInt(revision.main);
+    const key = keyOfKeyValue(entry.value);
+    if (key !== undefined && wanted.has(key)) live.set(key, !isTombstoneKey(entry.key));
+  }
+  const meta = reader.bucket(META_BUCKET);
+  if (meta !== undefined) {
+    for (const entry of reader.entries(meta)) {
+      if (latin1(entry.key) !== META_FINISHED_COMPACT_REV) continue;
+      const compacted = mainRevision(entry.value);
+      if (compacted > currentRevision) currentRevision = compacted;
+    }
+  }
+  let sub = 0;
+  for (const key of candidates) {
+    if (live.get(key) !== true) continue;
+    live.set(key, false);
+    const revisionKey = encodeRevisionKey({ main: Number(currentRevision + 1n), sub: sub++ }, true);
+    tombstones.set(latin1(revisionKey), encodeKeyValue({ key: Buffer.from(key, "latin1"), createRevision: 0, modRevision: 0, version: 0, value: new Uint8Array(0), lease: 0n }));
+  }
+  return tombstones;
 }
