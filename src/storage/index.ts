@@ -5,6 +5,8 @@
  * - wal/: the write-ahead log (durability point): `Wal.create/open`, `save` + `sync`, group
  *   `commit`, `saveSnapshot`, `releaseTo` + `purge`.
  * - backend/: the engine port (`Backend`) with `LmdbBackend` (production) and `MemoryBackend`.
+ * - etcd/: etcd 3.4's own data-directory files (WAL segments, .snap files, the bootstrap v2
+ *   store) and compact bbolt copies, for restoring and defragmenting etcd data directories.
  * - mvcc/: the revisioned key-value store (`MvccStore`) and etcd's Range/Put/DeleteRange request
  *   semantics (`executeRange`, `executePut`, `executeDeleteRange`).
  *

@@ -5,7 +5,9 @@
  *
  * The backend layout is etcd 3.4's, byte for byte, so that (a) `HashKV` over the "key" bucket equals
  * etcd's and (b) the snapshot exporter (src/storage/bbolt) can copy buckets into an etcd `db` file
- * without translation. The WAL layout (at the end of this file) is Cairn's own.
+ * without translation. The WAL layout (at the end of this file) is Cairn's own; etcd's WAL, .snap
+ * and v2-store layouts, which `cairnctl snapshot restore` writes into etcd data directories, are
+ * documented in src/storage/etcd/ (wal.ts, snap.ts, proto.ts, v2store.ts, bootstrap.ts).
  *
  * Integers that etcd stores as int64 but that stay far below 2^53 (revisions, versions, TTLs, log
  * indexes) are JavaScript numbers here; 64-bit identifiers (lease IDs, member IDs) are bigints.
@@ -466,7 +468,7 @@ export function decodeUint64(buf: Uint8Array): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// WAL (Cairn's own format; etcd's WAL is not reproduced).
+// WAL (Cairn's own format; etcd's WAL format is in src/storage/etcd/wal.ts).
 //
 // Directory: segment files named `<seq:16 hex>-<firstIndex:16 hex>.wal`, where `seq` counts
 // segments from 0 and `firstIndex` is the index the next entry had when the segment was cut
