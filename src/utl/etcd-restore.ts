@@ -19,7 +19,7 @@
  * builds the directories under temporary names and renames them into place, so a failed restore
  * leaves nothing behind.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { BboltFormatError, BboltReader } from "../storage/bbolt/reader.js";
 import { sha256OfFile, hasSnapshotHash, SNAPSHOT_HASH_SIZE_BYTES } from "../storage/bbolt/snapshot-file.js";
@@ -99,7 +99,7 @@ function checkSnapshotFile(path: string, skipHashCheck: boolean): number {
     throw goPathError("open", path, error);
   }
   try {
-    const stats = statSync(path);
+    const stats = fstatSync(fd);
     if (stats.isDirectory()) throw new EtcdRestoreError(`read ${path}: is a directory`);
     size = stats.size;
     // etcd seeks to 32 bytes before the end to read the trailer: a shorter file cannot.
