@@ -11,7 +11,7 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { BboltFormatError, BboltReader } from "../storage/bbolt/reader.js";
-import { FileSource } from "../storage/bbolt/source.js";
+import { BlockFileSource } from "../storage/etcd/block-source.js";
 import { DEFAULT_PAGE_SIZE_BYTES } from "../storage/bbolt/layout.js";
 import { BackendCopyError, copyBuckets, writeBboltFileAtomically } from "../storage/etcd/backend.js";
 
@@ -54,7 +54,7 @@ export function defragEtcdDataDir(dataDir: string): DefragResult {
     return { path, sizeBeforeBytes: 0, sizeAfterBytes: written.sizeBytes };
   }
   const sizeBeforeBytes = statSync(path).size;
-  const source = new FileSource(path);
+  const source = new BlockFileSource(path);
   try {
     let reader: BboltReader;
     try {

@@ -23,7 +23,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, rename
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { BboltFormatError, BboltReader } from "../storage/bbolt/reader.js";
 import { sha256OfFile, hasSnapshotHash, SNAPSHOT_HASH_SIZE_BYTES } from "../storage/bbolt/snapshot-file.js";
-import { FileSource } from "../storage/bbolt/source.js";
+import { BlockFileSource } from "../storage/etcd/block-source.js";
 import { BackendCopyError, copyBuckets, writeBboltFileAtomically } from "../storage/etcd/backend.js";
 import { bootstrapIndex, bootstrapSnapshot, bootstrapWalRecords, type BootstrapCluster } from "../storage/etcd/bootstrap.js";
 import { writeSnapFile } from "../storage/etcd/snap.js";
@@ -150,7 +150,7 @@ export function restoreEtcdDataDir(options: EtcdRestoreOptions, log: ZapInfo): v
   log("snapshot/v3_snapshot.go:296", "restoring snapshot", dirFields);
 
   const dbSize = checkSnapshotFile(options.snapshotPath, options.skipHashCheck);
-  const source = new FileSource(options.snapshotPath, dbSize);
+  const source = new BlockFileSource(options.snapshotPath, dbSize);
   try {
     let reader: BboltReader;
     try {
@@ -262,14 +262,16 @@ function writeDirectories(options: EtcdRestoreOptions, reader: BboltReader, clus
  */
 function writeRestoredDb(reader: BboltReader, path: string, cluster: InitialCluster): void {
   const consistentIndex = encodeUint64(bootstrapIndex(toBootstrap(cluster)));
+  const deleter = new MemberKeyDeleter(reader);
   writeBboltFileAtomically(path, reader.pageSize, (writer) =>
     copyBuckets(reader, writer, {
       ensureBuckets: [KEY_BUCKET, META_BUCKET, LEASE_BUCKET],
-      puts: new Map([
-        [META_BUCKET, new Map([[META_CONSISTENT_INDEX, consistentIndex]])],
-        [KEY_BUCKET, memberKeyTombstones(reader)],
-      ]),
+      puts: new Map([[META_BUCKET, new Map([[META_CONSISTENT_INDEX, consistentIndex]])]]),
       keepSequences: true,
+      observe: (bucket, key, value) => {
+        if (bucket === KEY_BUCKET) deleter.observe(key, value);
+      },
+      append: (bucket) => (bucket === KEY_BUCKET ? deleter.tombstones() : []),
     }),
   );
 }
@@ -296,46 +298,56 @@ function keyOfKeyValue(value: Uint8Array): string | undefined {
  * their content (nothing reads them in 3.4), but a *user key* spelled like an old member id (its
  * hex) is deleted if it is live. Each such delete is a tombstone in the "key" bucket at revision
  * (current + 1, n) for the n-th deleted key, valued `KeyValue{key}`; current is the highest main
- * revision in the "key" bucket, or the finished compaction if higher (mvcc's restore).
+ * revision in the "key" bucket, or the finished compaction if higher (mvcc's restore). The
+ * tombstones sort after every existing revision, so they are appended while the bucket is copied.
  */
-function memberKeyTombstones(reader: BboltReader): Map<string, Uint8Array> {
-  const candidates: string[] = [];
-  for (const bucket of [MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET]) {
-    const ref = reader.bucket(bucket);
-    if (ref !== undefined) for (const entry of reader.entries(ref)) candidates.push(latin1(entry.key));
-  }
-  const tombstones = new Map<string, Uint8Array>();
-  const keyBucket = reader.bucket(KEY_BUCKET);
-  if (candidates.length === 0 || keyBucket === undefined) return tombstones;
-  const wanted = new Set(candidates);
-  /** Whether each candidate's newest revision is a put (the key is live). */
-  const live = new Map<string, boolean>();
-  let currentRevision = 1n;
-  for (const entry of reader.entries(keyBucket)) {
-    let revision;
-    try {
-      revision = decodeRevisionKey(entry.key);
-    } catch (error) {
-      throw new EtcdRestoreError(`key bucket holds ${Buffer.from(entry.key).toString("hex")}, not a revision: ${(error as Error).message}`);
+class MemberKeyDeleter {
+  /** Keys of the membership buckets, in the order etcd deletes them. */
+  private readonly candidates: string[] = [];
+  private readonly wanted: Set<string>;
+  /** Whether each candidate's newest revision seen so far is a put (the key is live). */
+  private readonly live = new Map<string, boolean>();
+  /** The store's current revision as mvcc's restore computes it. */
+  private currentRevision = 1n;
+
+  constructor(reader: BboltReader) {
+    for (const bucket of [MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET]) {
+      const ref = reader.bucket(bucket);
+      if (ref !== undefined) for (const entry of reader.entries(ref)) this.candidates.push(latin1(entry.key));
     }
-    if (BigInt(revision.main) > currentRevision) currentRevision = BigInt(revision.main);
-    const key = keyOfKeyValue(entry.value);
-    if (key !== undefined && wanted.has(key)) live.set(key, !isTombstoneKey(entry.key));
-  }
-  const meta = reader.bucket(META_BUCKET);
-  if (meta !== undefined) {
+    this.wanted = new Set(this.candidates);
+    const meta = reader.bucket(META_BUCKET);
+    if (meta === undefined) return;
     for (const entry of reader.entries(meta)) {
       if (latin1(entry.key) !== META_FINISHED_COMPACT_REV) continue;
       const compacted = mainRevision(entry.value);
-      if (compacted > currentRevision) currentRevision = compacted;
+      if (compacted > this.currentRevision) this.currentRevision = compacted;
     }
   }
-  let sub = 0;
-  for (const key of candidates) {
-    if (live.get(key) !== true) continue;
-    live.set(key, false);
-    const revisionKey = encodeRevisionKey({ main: Number(currentRevision + 1n), sub: sub++ }, true);
-    tombstones.set(latin1(revisionKey), encodeKeyValue({ key: Buffer.from(key, "latin1"), createRevision: 0, modRevision: 0, version: 0, value: new Uint8Array(0), lease: 0n }));
+
+  /** Sees one "key" bucket entry (in revision order). */
+  observe(revisionKey: Uint8Array, value: Uint8Array): void {
+    let revision;
+    try {
+      revision = decodeRevisionKey(revisionKey);
+    } catch (error) {
+      throw new EtcdRestoreError(`key bucket holds ${Buffer.from(revisionKey).toString("hex")}, not a revision: ${(error as Error).message}`);
+    }
+    if (BigInt(revision.main) > this.currentRevision) this.currentRevision = BigInt(revision.main);
+    if (this.wanted.size === 0) return;
+    const key = keyOfKeyValue(value);
+    if (key !== undefined && this.wanted.has(key)) this.live.set(key, !isTombstoneKey(revisionKey));
   }
-  return tombstones;
+
+  /** The tombstones etcd writes, once every "key" entry has been observed. */
+  tombstones(): [Uint8Array, Uint8Array][] {
+    const out: [Uint8Array, Uint8Array][] = [];
+    for (const key of this.candidates) {
+      if (this.live.get(key) !== true) continue;
+      this.live.set(key, false);
+      const revisionKey = encodeRevisionKey({ main: Number(this.currentRevision + 1n), sub: out.length }, true);
+      out.push([revisionKey, encodeKeyValue({ key: Buffer.from(key, "latin1"), createRevision: 0, modRevision: 0, version: 0, value: new Uint8Array(0), lease: 0n })]);
+    }
+    return out;
+  }
 }

@@ -25,6 +25,13 @@ export interface CopyChanges {
   puts?: ReadonlyMap<string, ReadonlyMap<string, Uint8Array>>;
   /** Keep each bucket's sequence number (a bbolt copy does; etcd's defrag resets them to 0). */
   keepSequences: boolean;
+  /** Sees every entry copied from the source, in order (to compute `append` in the same pass). */
+  observe?: (bucket: string, key: Uint8Array, value: Uint8Array) => void;
+  /**
+   * Entries to add after a bucket's last entry, asked for once the bucket has been copied; they
+   * must sort after every key of the bucket (the writer refuses them otherwise).
+   */
+  append?: (bucket: string) => Iterable<readonly [Uint8Array, Uint8Array]>;
 }
 
 const latin1 = (bytes: Uint8Array) => Buffer.from(bytes).toString("latin1");
@@ -61,7 +68,11 @@ export function copyBuckets(reader: BboltReader, writer: BboltWriter, changes: C
       .map(([k, v]): [Uint8Array, Uint8Array] => [Buffer.from(k, "latin1"), v])
       .sort((a, b) => compareBytes(a[0], b[0]));
     writer.beginBucket(name, changes.keepSequences && ref !== undefined ? ref.sequence : 0n);
-    for (const [k, v] of mergeEntries(ref === undefined ? [] : reader.entries(ref), puts, key)) writer.put(k, v);
+    for (const [k, v] of mergeEntries(ref === undefined ? [] : reader.entries(ref), puts, key)) {
+      changes.observe?.(key, k, v);
+      writer.put(k, v);
+    }
+    for (const [k, v] of changes.append?.(key) ?? []) writer.put(k, v);
     writer.endBucket();
   }
 }
