@@ -19,7 +19,7 @@
  * builds the directories under temporary names and renames them into place, so a failed restore
  * leaves nothing behind.
  */
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { BboltFormatError, BboltReader } from "../storage/bbolt/reader.js";
 import { sha256OfFile, hasSnapshotHash, SNAPSHOT_HASH_SIZE_BYTES } from "../storage/bbolt/snapshot-file.js";
@@ -131,6 +131,32 @@ function makePrivateDir(path: string): void {
 }
 
 /**
+ * Go's os.MkdirAll with etcd's private mode, failing as Go does: the error names the first
+ * component that is not a directory or could not be made (`mkdir afile: not a directory`), as
+ * given (relative paths stay relative).
+ */
+function goMkdirAll(path: string): void {
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch {
+    stats = undefined;
+  }
+  if (stats !== undefined) {
+    if (stats.isDirectory()) return;
+    throw new EtcdRestoreError(`mkdir ${path}: not a directory`);
+  }
+  const parent = dirname(path);
+  if (parent !== path) goMkdirAll(parent);
+  try {
+    mkdirSync(path, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST" && statSync(path).isDirectory()) return;
+    throw goPathError("mkdir", path, error);
+  }
+}
+
+/**
  * Restores `options.snapshotPath` into a new etcd data directory, logging through `log` as
  * etcdctl does. Throws EtcdRestoreError (etcd's message) when the restore cannot be done.
  */
@@ -214,10 +240,10 @@ function writeDirectories(options: EtcdRestoreOptions, reader: BboltReader, clus
   const suffix = `.restoring-${process.pid}`;
   const tempData = join(dirname(dataDir), `${basename(dataDir)}${suffix}`);
   const tempWal = walIsInsideData ? join(tempData, walInside) : join(dirname(walDir), `${basename(walDir)}${suffix}`);
-  makePrivateDir(dirname(dataDir));
+  goMkdirAll(dirname(options.dataDir));
   removeStaleRestores(dataDir);
   if (!walIsInsideData) {
-    makePrivateDir(dirname(walDir));
+    goMkdirAll(dirname(options.walDir));
     removeStaleRestores(walDir);
   }
   let walPlaced = false;
@@ -250,6 +276,9 @@ function writeDirectories(options: EtcdRestoreOptions, reader: BboltReader, clus
     rmSync(tempData, { recursive: true, force: true });
     if (!walIsInsideData) rmSync(walPlaced ? walDir : tempWal, { recursive: true, force: true });
     if (error instanceof BackendCopyError || error instanceof BboltFormatError) throw new EtcdRestoreError(error.message);
+    const errno = error as NodeJS.ErrnoException;
+    // A file-system failure (disk full, permissions): reported as Go's *PathError would be.
+    if (typeof errno.syscall === "string" && typeof errno.path === "string") throw goPathError(errno.syscall, errno.path, error);
     throw error;
   }
 }
