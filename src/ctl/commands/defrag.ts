@@ -34,7 +34,9 @@ async function defragDataDir(dataDir: string): Promise<void> {
       err(`${capnslogTime(new Date())} C | mvcc/backend: ${error.message}\npanic: ${error.message}\n\ngoroutine 1 [running]:\n(cairnctl: no Go stack to show)\n`);
       throw new CtlExit(2, "", true);
     }
-    if (error instanceof EtcdDefragError) {
+    // A file-system failure (e.g. no space for the copy) is a failed defrag, as in etcdctl.
+    const fsFailure = error instanceof Error && typeof (error as NodeJS.ErrnoException).code === "string";
+    if (error instanceof EtcdDefragError || fsFailure) {
       err(`Failed to defragment etcd data[${dataDir}] (${error.message})\n`);
       throw new CtlExit(ExitCode.error, "", true);
     }
