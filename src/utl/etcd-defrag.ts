@@ -28,6 +28,24 @@ export class EtcdBackendOpenError extends Error {
   override name = "EtcdBackendOpenError";
 }
 
+/** capnslog's timestamp: local time with microseconds. */
+function capnslogTime(now: Date): string {
+  const p = (n: number, width = 2) => String(n).padStart(width, "0");
+  return `${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())} ${p(now.getHours())}:${p(now.getMinutes())}:${p(now.getSeconds())}.${p(now.getMilliseconds() * 1000, 6)}`;
+}
+
+/**
+ * What etcd's backend prints when it cannot open its database: capnslog's critical line and Go's
+ * panic line (the process then exits with code 2). Go's goroutine dump that follows cannot be
+ * reproduced; a one-line note stands in for it.
+ */
+export function backendOpenPanicText(error: EtcdBackendOpenError, now: Date): string {
+  return `${capnslogTime(now)} C | mvcc/backend: ${error.message}\npanic: ${error.message}\n\ngoroutine 1 [running]:\n(cairnctl: no Go stack to show)\n`;
+}
+
+/** Go's exit code after a panic. */
+export const GO_PANIC_EXIT_CODE = 2;
+
 /** Defragmentation failed on a database that opened; etcdctl prints it in `Failed to defragment etcd data[...] (...)`. */
 export class EtcdDefragError extends Error {
   override name = "EtcdDefragError";

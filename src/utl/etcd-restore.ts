@@ -46,6 +46,7 @@ import {
 } from "../storage/schema.js";
 import { MembershipConfigError, buildInitialCluster, type InitialCluster } from "./membership.js";
 import { removeStaleRestores, syncDirectory } from "./snapshot-restore.js";
+import { EtcdBackendOpenError } from "./etcd-defrag.js";
 
 /** The flags of `etcdctl snapshot restore`, after etcdctl's defaults. */
 export interface EtcdRestoreOptions {
@@ -158,7 +159,8 @@ function goMkdirAll(path: string): void {
 
 /**
  * Restores `options.snapshotPath` into a new etcd data directory, logging through `log` as
- * etcdctl does. Throws EtcdRestoreError (etcd's message) when the restore cannot be done.
+ * etcdctl does. Throws EtcdRestoreError (etcd's message) when the restore cannot be done, and
+ * EtcdBackendOpenError where etcd's backend would panic (a file bbolt cannot open).
  */
 export function restoreEtcdDataDir(options: EtcdRestoreOptions, log: ZapInfo): void {
   let cluster: InitialCluster;
@@ -182,7 +184,8 @@ export function restoreEtcdDataDir(options: EtcdRestoreOptions, log: ZapInfo): v
     try {
       reader = BboltReader.open(source);
     } catch (error) {
-      if (error instanceof BboltFormatError) throw new EtcdRestoreError(`cannot open database at ${options.snapshotPath} (${error.message})`);
+      // etcd copies the file to <snap-dir>/db and opens it there; bbolt's refusal makes its backend panic.
+      if (error instanceof BboltFormatError) throw new EtcdBackendOpenError(`cannot open database at ${join(snapDir, "db")} (${error.message})`);
       throw error;
     }
     logCompactionState(reader, log);

@@ -10,20 +10,10 @@ import type { CommandSpec } from "../cli/command.js";
 import { CtlExit, ExitCode, goErrorText } from "../exit.js";
 import { err, out } from "../output.js";
 import { endpointClient, endpointsFromCluster, flag, openSession } from "./common.js";
-import { EtcdBackendOpenError, EtcdDefragError } from "../../utl/etcd-defrag.js";
+import { EtcdBackendOpenError, EtcdDefragError, GO_PANIC_EXIT_CODE, backendOpenPanicText } from "../../utl/etcd-defrag.js";
 import { defragOfflineDataDir } from "../../utl/defrag-data-dir.js";
 
-/** capnslog's timestamp: local time, microseconds. */
-function capnslogTime(now: Date): string {
-  const p = (n: number, width = 2) => String(n).padStart(width, "0");
-  return `${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())} ${p(now.getHours())}:${p(now.getMinutes())}:${p(now.getSeconds())}.${p(now.getMilliseconds() * 1000, 6)}`;
-}
-
-/**
- * etcdctl's offline defrag. Where etcd's backend cannot open the file it panics: the capnslog
- * critical line and Go's panic line are reproduced and the exit code is Go's (2); Go's goroutine
- * dump that follows cannot be, so a one-line note stands in for it.
- */
+/** etcdctl's offline defrag; where etcd's backend cannot open the file it panics, and so does this. */
 async function defragDataDir(dataDir: string): Promise<void> {
   try {
     await defragOfflineDataDir(dataDir, (dbPath) =>
@@ -31,8 +21,8 @@ async function defragDataDir(dataDir: string): Promise<void> {
     );
   } catch (error) {
     if (error instanceof EtcdBackendOpenError) {
-      err(`${capnslogTime(new Date())} C | mvcc/backend: ${error.message}\npanic: ${error.message}\n\ngoroutine 1 [running]:\n(cairnctl: no Go stack to show)\n`);
-      throw new CtlExit(2, "", true);
+      err(backendOpenPanicText(error, new Date()));
+      throw new CtlExit(GO_PANIC_EXIT_CODE, "", true);
     }
     // A file-system failure (e.g. no space for the copy) is a failed defrag, as in etcdctl.
     const fsFailure = error instanceof Error && typeof (error as NodeJS.ErrnoException).code === "string";

@@ -18,6 +18,7 @@ import { connect, globalConfig, printerFor } from "../global.js";
 import { BboltFormatError } from "../../storage/bbolt/reader.js";
 import { SnapshotFileError, snapshotStatus } from "../../storage/bbolt/snapshot-file.js";
 import { EtcdRestoreError, etcdRestoreDefaults, restoreEtcdDataDir } from "../../utl/etcd-restore.js";
+import { EtcdBackendOpenError, GO_PANIC_EXIT_CODE, backendOpenPanicText } from "../../utl/etcd-defrag.js";
 
 /** zap production logger line with an epoch timestamp, as etcdctl's snapshot logger writes. */
 function zapInfo(caller: string, msg: string, fields: Record<string, unknown> = {}, isoTime = false): void {
@@ -151,6 +152,10 @@ const restoreCommand: CommandSpec = {
       );
     } catch (error) {
       if (error instanceof EtcdRestoreError) throw new CtlExit(ExitCode.error, error.message);
+      if (error instanceof EtcdBackendOpenError) {
+        err(backendOpenPanicText(error, new Date()));
+        throw new CtlExit(GO_PANIC_EXIT_CODE, "", true);
+      }
       throw error;
     }
   },
