@@ -20,10 +20,36 @@ import { SnapshotFileError, snapshotStatus } from "../../storage/bbolt/snapshot-
 import { EtcdRestoreError, etcdRestoreDefaults, restoreEtcdDataDir } from "../../utl/etcd-restore.js";
 import { EtcdBackendOpenError, GO_PANIC_EXIT_CODE, backendOpenPanicText } from "../../utl/etcd-defrag.js";
 
+/**
+ * A string as zap's JSON encoder writes it: `"` and `\\` escaped, \n \r \t by name, every other
+ * control character as \u00XX (JSON.stringify would write \b and \f), nothing else escaped.
+ */
+function zapString(text: string): string {
+  let out = '"';
+  for (const char of text) {
+    const code = char.codePointAt(0)!;
+    if (char === '"' || char === "\\") out += `\\${char}`;
+    else if (char === "\n") out += "\\n";
+    else if (char === "\r") out += "\\r";
+    else if (char === "\t") out += "\\t";
+    else if (code < 0x20) out += `\\u00${code.toString(16).padStart(2, "0")}`;
+    else if (code >= 0xd800 && code <= 0xdfff) out += "\\ufffd"; // invalid UTF-8 to Go, which zap escapes
+    else out += char;
+  }
+  return `${out}"`;
+}
+
+function zapValue(value: unknown): string {
+  if (typeof value === "string") return zapString(value);
+  if (Array.isArray(value)) return `[${value.map(zapValue).join(",")}]`;
+  return JSON.stringify(value);
+}
+
 /** zap production logger line with an epoch timestamp, as etcdctl's snapshot logger writes. */
 function zapInfo(caller: string, msg: string, fields: Record<string, unknown> = {}, isoTime = false): void {
   const ts = isoTime ? new Date().toISOString() : Date.now() / 1000;
-  err(`${JSON.stringify({ level: "info", ts, caller, msg, ...fields })}\n`);
+  const entries = Object.entries({ level: "info", ts, caller, msg, ...fields });
+  err(`{${entries.map(([key, value]) => `${zapString(key)}:${zapValue(value)}`).join(",")}}\n`);
 }
 
 function goErrnoText(error: NodeJS.ErrnoException): string {
