@@ -28,7 +28,7 @@
  *
  * Every script runs under bash with ETCDCTL_API=3, ETCDCTL_ENDPOINTS=$EP and EP, URL, DATA set, and
  * WORK: an empty scratch directory with the same path for both tools. CTL_CASES=word1,word2 runs
- * only the case files whose names contain one of the words.
+ * only the case files whose names contain one of the words; CTL_SHOW=1 prints etcdctl's output.
  */
 import { readFileSync } from "node:fs";
 

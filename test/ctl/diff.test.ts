@@ -41,6 +41,8 @@ const normalizers: Record<string, (text: string) => string> = {
   took: (t) => t.replace(/took = \S+/g, "took = <dur>").replace(/"took":"[^"]*"/g, '"took":"<dur>"').replace(/"took":[0-9.e-]+/g, '"took":<dur>').replace(/"Took" : \S+/g, '"Took" : <dur>'),
   /** Durations in tables: durations replaced, then padding collapsed since widths follow them. */
   "table-took": (t) => t.replace(goDuration, "<dur>").replace(/-+/g, "-").replace(/ +/g, " "),
+  /** Column widths in tables, for tables whose widths follow a random id or a timing. */
+  "table-width": (t) => t.replace(/-+/g, "-").replace(/ +/g, " "),
   /** Lease ids are chosen by the server from its clock; printed as hex without leading zeros, so 12–16 digits. */
   "lease-id": (t) =>
     t
@@ -61,8 +63,8 @@ const normalizers: Record<string, (text: string) => string> = {
       .split("\n")
       .sort()
       .join("\n"),
-  /** Member ids of members added at run time are random. */
-  "member-id": (t) => t.replace(/(Member|cluster) +[0-9a-f]{15,16}\b/g, "$1 <hexid>").replace(/\b[0-9a-f]{15,16}\b/g, "<hexid>").replace(/"ID":\d+/g, '"ID":<id>'),
+  /** Member ids of members added at run time are random; printed in hex without leading zeros. */
+  "member-id": (t) => t.replace(/(Member|cluster) +[0-9a-f]{12,16}\b/g, "$1 <hexid>").replace(/\b[0-9a-f]{12,16}\b/g, "<hexid>").replace(/"ID":\d+/g, '"ID":<id>'),
   /** Database sizes move with timing of background commits. */
   "db-size": (t) =>
     t
@@ -186,6 +188,8 @@ async function runCase(target: Target, c: DiffCase, tool: string, work: string):
 }
 
 function compare(c: DiffCase, expected: RunResult, actual: RunResult): void {
+  // CTL_SHOW=1 prints what etcdctl printed, to check that a new case exercises what it means to.
+  if (process.env.CTL_SHOW === "1") process.stdout.write(`# ${c.name}: exit ${expected.code}\n${expected.stdout}${expected.stderr}`.replace(/^/gm, "# ") + "\n");
   const show = (r: RunResult) => ({
     code: r.code,
     stdout: normalize(r.stdout, c.normalize),
