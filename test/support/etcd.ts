@@ -7,6 +7,7 @@
  * readiness stays with them, since that is part of what their tests check.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { after } from "node:test";
 import { createServer, type AddressInfo } from "node:net";
 
 /** A free TCP port on 127.0.0.1 (the OS picks it, then releases it; a tiny race remains). */
@@ -45,6 +46,13 @@ export function memberFlags(options: {
 /** Children to kill when we end, with whether the whole process group (id -pid) goes too. */
 const running = new Map<ChildProcess, boolean>();
 process.once("exit", () => {
+  for (const [child, group] of running) killProcess(child, group);
+});
+
+// Once every test of the file is done, nothing spawned here may outlive it: a test that failed
+// before stopping its etcd would otherwise keep this process alive through etcd's output pipes,
+// so the runner would hang with etcd still running (and leave it behind when someone kills it).
+after(() => {
   for (const [child, group] of running) killProcess(child, group);
 });
 
