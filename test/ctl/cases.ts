@@ -15,9 +15,20 @@
  *   stdin:                   indented lines fed to the command's standard input
  *   normalize: a, b          named normalizers (see diff.test.ts) applied to both outputs
  *   skip: <reason>           a known difference, reported and not run
+ *   interact:                indented steps that drive the command while it runs, for commands
+ *                            whose output races with their input (watch -i, watch -- cmd):
+ *                              send <line>        write the line and a newline to its stdin
+ *                              wait stdout <n>    wait until stdout holds n lines (stderr alike)
+ *                              run <shell line>   run a line with real etcdctl, output discarded
+ *                              close              close its stdin
+ *                              kill               kill it (its whole process group) and stop
+ *                            After the last step stdin is closed and the command must exit by
+ *                            itself. A wait that is never satisfied times out and the outputs
+ *                            are compared as they are. Not combined with stdin:.
  *
  * Every script runs under bash with ETCDCTL_API=3, ETCDCTL_ENDPOINTS=$EP and EP, URL, DATA set, and
- * WORK: an empty scratch directory with the same path for both tools.
+ * WORK: an empty scratch directory with the same path for both tools. CTL_CASES=word1,word2 runs
+ * only the case files whose names contain one of the words; CTL_SHOW=1 prints etcdctl's output.
  */
 import { readFileSync } from "node:fs";
 
@@ -28,6 +39,29 @@ export interface DiffCase {
   readonly stdin: string | undefined;
   readonly normalize: string[];
   readonly skip: string | undefined;
+  /** Steps of an interactive run (see above), or undefined for a plain run. */
+  readonly interact: InteractStep[] | undefined;
+}
+
+export type InteractStep =
+  | { readonly kind: "send"; readonly line: string }
+  | { readonly kind: "wait"; readonly stream: "stdout" | "stderr"; readonly lines: number }
+  | { readonly kind: "run"; readonly script: string }
+  | { readonly kind: "close" }
+  | { readonly kind: "kill" };
+
+/** Parses one `interact:` step. */
+export function parseInteractStep(file: string, text: string): InteractStep {
+  const space = text.indexOf(" ");
+  const verb = space === -1 ? text : text.slice(0, space);
+  const rest = space === -1 ? "" : text.slice(space + 1);
+  const wait = /^(stdout|stderr) (\d+)$/.exec(rest);
+  if (verb === "send") return { kind: "send", line: rest };
+  if (verb === "wait" && wait !== null) return { kind: "wait", stream: wait[1] as "stdout" | "stderr", lines: Number(wait[2]) };
+  if (verb === "run" && rest !== "") return { kind: "run", script: rest };
+  if (verb === "close" && rest === "") return { kind: "close" };
+  if (verb === "kill" && rest === "") return { kind: "kill" };
+  throw new Error(`${file}: cannot parse interact step ${JSON.stringify(text)}`);
 }
 
 export interface CaseGroup {
@@ -47,12 +81,19 @@ export function parseCaseFile(file: string): CaseGroup {
   let tls = false;
   const groupSetup: string[] = [];
   const cases: DiffCase[] = [];
-  let current: { name: string; setup: string[]; cmd: string; stdin: string[] | undefined; normalize: string[]; skip: string | undefined } | undefined;
+  let current:
+    | { name: string; setup: string[]; cmd: string; stdin: string[] | undefined; normalize: string[]; skip: string | undefined; interact: string[] | undefined }
+    | undefined;
   let block: string[] | undefined;
   const finish = () => {
     if (current === undefined) return;
     if (current.cmd === "") throw new Error(`${file}: case ${JSON.stringify(current.name)} has no cmd`);
-    cases.push({ ...current, stdin: current.stdin === undefined ? undefined : `${current.stdin.join("\n")}\n` });
+    if (current.interact !== undefined && current.stdin !== undefined) throw new Error(`${file}: case ${JSON.stringify(current.name)} has both stdin and interact`);
+    cases.push({
+      ...current,
+      stdin: current.stdin === undefined ? undefined : `${current.stdin.join("\n")}\n`,
+      interact: current.interact?.map((step) => parseInteractStep(file, step)),
+    });
   };
   for (const raw of lines) {
     if (raw.startsWith("  ") && block !== undefined) {
@@ -68,7 +109,7 @@ export function parseCaseFile(file: string): CaseGroup {
     const value = line.slice(colon + 1).trim();
     if (key === "case") {
       finish();
-      current = { name: value, setup: [], cmd: "", stdin: undefined, normalize: [], skip: undefined };
+      current = { name: value, setup: [], cmd: "", stdin: undefined, normalize: [], skip: undefined, interact: undefined };
       continue;
     }
     if (current === undefined) {
@@ -84,6 +125,9 @@ export function parseCaseFile(file: string): CaseGroup {
     else if (key === "stdin") {
       current.stdin = [];
       block = current.stdin;
+    } else if (key === "interact") {
+      current.interact = [];
+      block = current.interact;
     } else if (key === "normalize") current.normalize = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
     else if (key === "skip") current.skip = value;
     else throw new Error(`${file}: unknown case key ${key}`);

@@ -5,13 +5,14 @@
  */
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort, skipWithoutEtcd, startEtcd, type EtcdProcess } from "../client/etcd.js";
 import { haveOpenssl, makePki, type TestPki } from "../client/tls.js";
-import { parseCaseFile, type CaseGroup, type DiffCase } from "./cases.js";
+import { killOnExit } from "../support/etcd.js";
+import { parseCaseFile, type CaseGroup, type DiffCase, type InteractStep } from "./cases.js";
 
 const casesDir = resolve("test/ctl/cases");
 const cairnctl = resolve("bin/cairnctl");
@@ -40,6 +41,8 @@ const normalizers: Record<string, (text: string) => string> = {
   took: (t) => t.replace(/took = \S+/g, "took = <dur>").replace(/"took":"[^"]*"/g, '"took":"<dur>"').replace(/"took":[0-9.e-]+/g, '"took":<dur>').replace(/"Took" : \S+/g, '"Took" : <dur>'),
   /** Durations in tables: durations replaced, then padding collapsed since widths follow them. */
   "table-took": (t) => t.replace(goDuration, "<dur>").replace(/-+/g, "-").replace(/ +/g, " "),
+  /** Column widths in tables, for tables whose widths follow a random id or a timing. */
+  "table-width": (t) => t.replace(/-+/g, "-").replace(/ +/g, " "),
   /** Lease ids are chosen by the server from its clock; printed as hex without leading zeros, so 12–16 digits. */
   "lease-id": (t) =>
     t
@@ -60,8 +63,8 @@ const normalizers: Record<string, (text: string) => string> = {
       .split("\n")
       .sort()
       .join("\n"),
-  /** Member ids of members added at run time are random. */
-  "member-id": (t) => t.replace(/(Member|cluster) +[0-9a-f]{15,16}\b/g, "$1 <hexid>").replace(/\b[0-9a-f]{15,16}\b/g, "<hexid>").replace(/"ID":\d+/g, '"ID":<id>'),
+  /** Member ids of members added at run time are random; printed in hex without leading zeros. */
+  "member-id": (t) => t.replace(/(Member|cluster) +[0-9a-f]{12,16}\b/g, "$1 <hexid>").replace(/\b[0-9a-f]{12,16}\b/g, "<hexid>").replace(/"ID":\d+/g, '"ID":<id>'),
   /** Database sizes move with timing of background commits. */
   "db-size": (t) =>
     t
@@ -111,9 +114,61 @@ function environment(target: Target, tool: string, work = ""): NodeJS.ProcessEnv
   };
 }
 
+/**
+ * Runs a script to its end. coreutils `timeout` puts the script in its own process group and, when
+ * the time is up, kills that whole group, so a command left running (a watch, a lock holder) dies
+ * with its shell instead of outliving the suite.
+ */
 function runShell(script: string, env: NodeJS.ProcessEnv, stdin: string | undefined): RunResult {
-  const result = spawnSync("bash", ["-c", script], { env, input: stdin ?? "", encoding: "latin1", timeout: 60_000, cwd: process.cwd() });
+  const result = spawnSync("timeout", ["--signal=KILL", "60", "bash", "-c", script], { env, input: stdin ?? "", encoding: "latin1", cwd: process.cwd() });
   return { stdout: result.stdout, stderr: result.stderr, code: result.status };
+}
+
+/** How long an interact step waits for output, or the command for its exit, before giving up. */
+const interactWaitMs = 20_000;
+
+/**
+ * Runs a script while driving it with interact steps (see cases.ts). The script leads its own
+ * process group, which is killed when the script ends, so nothing it started survives it.
+ */
+async function runInteractive(script: string, env: NodeJS.ProcessEnv, steps: readonly InteractStep[]): Promise<RunResult> {
+  const child = spawn("bash", ["-c", script], { env, cwd: process.cwd(), detached: true, stdio: ["pipe", "pipe", "pipe"] });
+  killOnExit(child, { group: true });
+  const output = { stdout: "", stderr: "" };
+  child.stdout.setEncoding("latin1").on("data", (chunk: string) => (output.stdout += chunk));
+  child.stderr.setEncoding("latin1").on("data", (chunk: string) => (output.stderr += chunk));
+  child.stdin.on("error", () => undefined);
+  const exited = new Promise<number | null>((resolveExit) => child.once("close", (code: number | null) => resolveExit(code)));
+  let done = false;
+  void exited.then(() => (done = true));
+  const until = async (condition: () => boolean) => {
+    const deadline = performance.now() + interactWaitMs;
+    while (!condition() && !done && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  };
+  const lineCount = (text: string) => text.split("\n").length - 1;
+  for (const step of steps) {
+    if (step.kind === "send") child.stdin.write(`${step.line}\n`);
+    else if (step.kind === "wait") await until(() => lineCount(output[step.stream]) >= step.lines);
+    else if (step.kind === "run") runShell(`{\n${step.script}\n} >/dev/null 2>&1 </dev/null\n`, { ...env, CTL: "etcdctl" }, undefined);
+    else if (step.kind === "close") child.stdin.end();
+    else {
+      killGroup(child.pid!);
+      await exited;
+      return { ...output, code: null };
+    }
+  }
+  child.stdin.end();
+  await until(() => false);
+  if (!done) killGroup(child.pid!);
+  return { ...output, code: await exited };
+}
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
 }
 
 function setupScript(lines: readonly string[]): string {
@@ -125,17 +180,21 @@ function newWorkDir(): string {
   return mkdtempSync(join(tmpdir(), "cairn-ctl-diff-"));
 }
 
-function runCase(target: Target, c: DiffCase, tool: string, work: string): RunResult {
+async function runCase(target: Target, c: DiffCase, tool: string, work: string): Promise<RunResult> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   try {
-    return runShell(`${setupScript(c.setup)}${c.cmd}\n`, environment(target, tool, work), c.stdin);
+    const script = `${setupScript(c.setup)}${c.cmd}\n`;
+    const env = environment(target, tool, work);
+    return c.interact === undefined ? runShell(script, env, c.stdin) : await runInteractive(script, env, c.interact);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
 function compare(c: DiffCase, expected: RunResult, actual: RunResult): void {
+  // CTL_SHOW=1 prints what etcdctl printed, to check that a new case exercises what it means to.
+  if (process.env.CTL_SHOW === "1") process.stdout.write(`# ${c.name}: exit ${expected.code}\n${expected.stdout}${expected.stderr}`.replace(/^/gm, "# ") + "\n");
   const show = (r: RunResult) => ({
     code: r.code,
     stdout: normalize(r.stdout, c.normalize),
@@ -153,7 +212,11 @@ function etcdOptions(group: CaseGroup, pki: TestPki | undefined, ports?: { clien
 }
 
 const skipAll = skipWithoutEtcd() || (spawnSync("etcdctl", ["version"], { stdio: "ignore" }).status === 0 ? false : "etcdctl not found");
-const files = existsSync(casesDir) ? readdirSync(casesDir).filter((f) => f.endsWith(".txt")).sort() : [];
+/** CTL_CASES=watch,table runs only the case files whose names contain one of the words. */
+const onlyFiles = (process.env.CTL_CASES ?? "").split(",").filter((word) => word !== "");
+const files = (existsSync(casesDir) ? readdirSync(casesDir).filter((f) => f.endsWith(".txt")).sort() : []).filter(
+  (f) => onlyFiles.length === 0 || onlyFiles.some((word) => f.includes(word)),
+);
 
 for (const file of files) {
   const group = parseCaseFile(join(casesDir, file));
@@ -178,7 +241,7 @@ for (const file of files) {
         const work = newWorkDir();
         if (shared !== undefined) {
           const target = { etcd: shared, pki };
-          compare(c, runCase(target, c, "etcdctl", work), runCase(target, c, cairnctl, work));
+          compare(c, await runCase(target, c, "etcdctl", work), await runCase(target, c, cairnctl, work));
           return;
         }
         const ports = { clientPort: await freePort(), peerPort: await freePort() };
@@ -186,7 +249,7 @@ for (const file of files) {
         for (const tool of ["etcdctl", cairnctl]) {
           const etcd = await startEtcd(etcdOptions(group, pki, ports));
           try {
-            results.push(runCase({ etcd, pki }, c, tool, work));
+            results.push(await runCase({ etcd, pki }, c, tool, work));
           } finally {
             await etcd.stop();
           }

@@ -1,11 +1,13 @@
 /**
  * The one place tests spawn an etcd-compatible member (real etcd 3.4, or Cairn with the same
  * flags): free loopback ports, the single-member command line, spawning with the output captured,
- * and killing. Every child spawned here is killed when the test process exits, also on failure.
+ * and killing. Every child spawned here is killed when the test process ends, however it ends
+ * (see the reaper below).
  * The harnesses in test/storage, test/bbolt and test/e2e build on it; how each waits for
  * readiness stays with them, since that is part of what their tests check.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { after } from "node:test";
 import { createServer, type AddressInfo } from "node:net";
 
 /** A free TCP port on 127.0.0.1 (the OS picks it, then releases it; a tiny race remains). */
@@ -41,17 +43,79 @@ export function memberFlags(options: {
   ];
 }
 
-const running = new Set<ChildProcess>();
+/** Children to kill when we end, with whether the whole process group (id -pid) goes too. */
+const running = new Map<ChildProcess, boolean>();
 process.once("exit", () => {
-  for (const child of running) child.kill("SIGKILL");
+  for (const [child, group] of running) killProcess(child, group);
 });
+
+// Once every test of the file is done, nothing spawned here may outlive it: a test that failed
+// before stopping its etcd would otherwise keep this process alive through etcd's output pipes,
+// so the runner would hang with etcd still running (and leave it behind when someone kills it).
+after(() => {
+  for (const [child, group] of running) killProcess(child, group);
+});
+
+function killProcess(child: ChildProcess, group: boolean): void {
+  try {
+    if (group) process.kill(-child.pid!, "SIGKILL");
+    else child.kill("SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * A reaper that outlives us: a bash process in its own process group reading "+pid" and "-pid"
+ * lines from a pipe whose only writer is this process. When this process dies by any means
+ * (normal exit, uncaught error, SIGTERM or SIGINT from a runner, even SIGKILL), the kernel closes
+ * the pipe, the reaper reads EOF and SIGKILLs every process (or, for a negative id, process
+ * group) still registered. The "exit" hook above covers the ordinary paths; the reaper covers the
+ * paths where no JavaScript runs any more, which is how a TLS etcd was once left behind.
+ */
+let reaper: ChildProcess | undefined;
+const reaperScript = [
+  "live=' '",
+  "while read -r op id; do",
+  '  case $op in "+") live="$live$id " ;; "-") live="${live/ $id / }" ;; esac',
+  "done",
+  "for id in $live; do kill -9 -- \"$id\" 2>/dev/null; done",
+].join("\n");
+
+function reaperWrite(line: string): void {
+  if (reaper === undefined) {
+    reaper = spawn("bash", ["-c", reaperScript], { stdio: ["pipe", "ignore", "ignore"], detached: true });
+    reaper.unref();
+    // The pipe must not keep the event loop alive, and a reaper that died must not crash us.
+    (reaper.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    reaper.stdin?.on("error", () => undefined);
+  }
+  reaper.stdin?.write(`${line}\n`);
+}
+
+/**
+ * Registers a child to be SIGKILLed if this process ends while the child still runs. With `group`
+ * (the child must have been spawned with `detached: true`, so it leads its own process group) the
+ * whole group is killed, and the group's remaining members are also killed when the leader exits.
+ */
+export function killOnExit(child: ChildProcess, options: { group?: boolean } = {}): void {
+  if (child.pid === undefined) return;
+  const group = options.group === true;
+  const id = group ? -child.pid : child.pid;
+  running.set(child, group);
+  reaperWrite(`+ ${id}`);
+  child.once("exit", () => {
+    if (group) killProcess(child, true);
+    running.delete(child);
+    reaperWrite(`- ${id}`);
+  });
+}
 
 /** Spawns `command` (program and leading arguments) with `args`; killed at exit if still running. */
 export function spawnMember(command: readonly string[], args: readonly string[], options: { cwd?: string } = {}): ChildProcess {
   const [program, ...prefix] = command;
   const child = spawn(program!, [...prefix, ...args], { stdio: ["ignore", "pipe", "pipe"], cwd: options.cwd });
-  running.add(child);
-  child.once("exit", () => running.delete(child));
+  killOnExit(child);
   return child;
 }
 

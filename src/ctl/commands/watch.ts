@@ -4,7 +4,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { create } from "@bufbuild/protobuf";
-import { ResponseHeaderSchema, WatchCreateRequestSchema, WatchRequestSchema, type WatchRequest, type WatchResponse } from "../../api/gen/etcdserverpb/rpc_pb.js";
+import { ResponseHeaderSchema, WatchCreateRequestSchema, WatchProgressRequestSchema, WatchRequestSchema, type WatchRequest, type WatchResponse } from "../../api/gen/etcdserverpb/rpc_pb.js";
 import { Event_EventType } from "../../api/gen/mvccpb/kv_pb.js";
 import { etcdErrors, GrpcCode } from "../../api/errors.js";
 import { watchService } from "../../api/grpc.js";
@@ -12,7 +12,7 @@ import type { CommandSpec } from "../cli/command.js";
 import { FlagError, FlagSet } from "../cli/flags.js";
 import { bytesToText, LineReader } from "../cli/lines.js";
 import { CtlExit, ExitCode } from "../exit.js";
-import { err } from "../output.js";
+import { err, out } from "../output.js";
 import { goQuote } from "../printers/go.js";
 import { prefixRangeEnd } from "../printers/simple.js";
 import { enc, flag, openSession, type Session } from "./common.js";
@@ -64,6 +64,32 @@ function cancelText(response: WatchResponse): string {
   return etcdErrors.futureRev.message;
 }
 
+/** Go's syscall.Signal.String() for the signals a watch command is likely to die of. */
+const signalNames: Record<string, string> = {
+  SIGHUP: "hangup",
+  SIGINT: "interrupt",
+  SIGQUIT: "quit",
+  SIGABRT: "aborted",
+  SIGKILL: "killed",
+  SIGSEGV: "segmentation fault",
+  SIGPIPE: "broken pipe",
+  SIGTERM: "terminated",
+};
+
+/** The error text of Go's exec.Cmd.Run for a failed spawn or a non-zero exit. */
+function execErrorText(program: string, result: ReturnType<typeof spawnSync>): string {
+  const code = (result.error as NodeJS.ErrnoException | undefined)?.code;
+  if (result.error !== undefined) {
+    // exec.Command looks a bare name up in $PATH first; a name with a slash is started as is.
+    if (code === "ENOENT" && !program.includes("/")) return `exec: ${goQuote(program)}: executable file not found in $PATH`;
+    const reason = code === "ENOENT" ? "no such file or directory" : code === "EACCES" ? "permission denied" : result.error.message;
+    return `fork/exec ${program}: ${reason}`;
+  }
+  if (result.signal !== null) return `signal: ${signalNames[result.signal] ?? result.signal}`;
+  return `exit status ${result.status}`;
+}
+
+/** Runs the exec command once per event with the ETCD_WATCH_* variables; a failure ends cairnctl. */
 function runExec(exec: readonly string[], response: WatchResponse): void {
   for (const event of response.events) {
     const env = {
@@ -75,10 +101,104 @@ function runExec(exec: readonly string[], response: WatchResponse): void {
     };
     const result = spawnSync(exec[0]!, exec.slice(1), { env, stdio: "inherit" });
     if (result.status !== 0 || result.error !== undefined) {
-      const reason = result.error !== undefined ? result.error.message : `exit status ${result.status}`;
-      err(`command [${exec.join(" ")}] error (${reason})\n`);
+      // Go's %q of a []string: each element quoted, in brackets.
+      err(`command [${exec.map((a) => goQuote(a)).join(" ")}] error (${execErrorText(exec[0]!, result)})\n`);
       process.exit(1);
     }
+  }
+}
+
+/** clientv3's WatchResponse.IsProgressNotify. */
+function isProgressNotify(response: WatchResponse): boolean {
+  return response.events.length === 0 && !response.canceled && !response.created && response.compactRevision === 0n && (response.header?.revision ?? 0n) !== 0n;
+}
+
+/**
+ * One watch stream carrying any number of watches, as clientv3 multiplexes the watches of one
+ * context: etcd answers create requests in the order they were sent, which is how a response's
+ * watch id is matched to its request, and it broadcasts progress notifications (watch id -1).
+ */
+class WatchStream {
+  /** Watches whose create request is sent and not yet answered, oldest first. */
+  private readonly pending: WatchSpec[] = [];
+  /** Established watches by the id etcd gave them. */
+  private readonly watches = new Map<bigint, WatchSpec>();
+  private stream: ReturnType<typeof openStream> | undefined;
+
+  /**
+   * @param onClosed called when a watch is canceled by the server, or with undefined when the
+   *   stream ends (all its watches with it).
+   * @param onError called when the stream fails with anything but a cancellation.
+   */
+  constructor(
+    private readonly session: Session,
+    private readonly onClosed: (spec: WatchSpec | undefined) => void,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  add(spec: WatchSpec): void {
+    this.pending.push(spec);
+    this.open().write(createRequest(spec));
+  }
+
+  /** Asks for a progress notification for every watch of the stream (etcdctl's `progress`). */
+  requestProgress(): void {
+    this.open().write(create(WatchRequestSchema, { requestUnion: { case: "progressRequest", value: create(WatchProgressRequestSchema) } }));
+  }
+
+  cancel(): void {
+    this.stream?.cancel();
+  }
+
+  private open() {
+    if (this.stream !== undefined) return this.stream;
+    const stream = openStream(this.session);
+    stream.on("data", (response: WatchResponse) => this.receive(response));
+    stream.on("error", (error: { code?: number }) => {
+      this.stream = undefined;
+      if (error.code === GrpcCode.CANCELLED) this.onClosed(undefined);
+      else this.onError(error);
+    });
+    stream.on("end", () => {
+      this.stream = undefined;
+      this.onClosed(undefined);
+    });
+    this.stream = stream;
+    return stream;
+  }
+
+  private receive(response: WatchResponse): void {
+    if (response.watchId === -1n && isProgressNotify(response)) {
+      for (const _spec of this.watches.values()) this.display(response);
+      return;
+    }
+    let spec: WatchSpec | undefined;
+    if (response.created) {
+      spec = this.pending.shift();
+      if (spec !== undefined && !response.canceled) this.watches.set(response.watchId, spec);
+      // clientv3 hands a watch's creation to no one unless asked to (WithCreatedNotify).
+      if (!response.canceled && response.events.length === 0) return;
+    } else spec = this.watches.get(response.watchId);
+    if (spec === undefined) return;
+    if (response.canceled) err(`watch was canceled (${cancelText(response)})\n`);
+    this.display(response);
+    if (spec.exec.length > 0) runExec(spec.exec, response);
+    if (response.canceled) {
+      this.watches.delete(response.watchId);
+      this.onClosed(spec);
+    }
+  }
+
+  /** etcdctl's printWatchCh body for one response. */
+  private display(response: WatchResponse): void {
+    if (isProgressNotify(response)) out(`progress notify: ${response.header?.revision ?? 0n}\n`);
+    this.session.printer.watch({
+      header: response.header ?? create(ResponseHeaderSchema),
+      events: response.events,
+      compactRevision: response.compactRevision,
+      canceled: response.canceled,
+      created: response.created,
+    });
   }
 }
 
@@ -90,34 +210,62 @@ function openStream(session: Session) {
 /** Runs one watcher to its end; resolves when the server cancels it. */
 function watchUntilCanceled(session: Session, spec: WatchSpec): Promise<void> {
   return new Promise((resolve, reject) => {
-    const stream = openStream(session);
-    stream.on("data", (response: WatchResponse) => {
-      if (response.created && !response.canceled && response.events.length === 0) return;
-      if (response.canceled) err(`watch was canceled (${cancelText(response)})\n`);
-      session.printer.watch({
-        header: response.header ?? create(ResponseHeaderSchema),
-        events: response.events,
-        compactRevision: response.compactRevision,
-        canceled: response.canceled,
-        created: response.created,
-      });
-      if (spec.exec.length > 0) runExec(spec.exec, response);
-      if (response.canceled) {
-        stream.cancel();
+    const stream = new WatchStream(
+      session,
+      (closed) => {
+        if (closed !== undefined) stream.cancel();
         resolve();
-      }
-    });
-    stream.on("error", (error: { code?: number }) => {
-      if (error.code === GrpcCode.CANCELLED) resolve();
-      else reject(error);
-    });
-    stream.on("end", () => resolve());
-    stream.write(createRequest(spec));
+      },
+      reject,
+    );
+    stream.add(spec);
   });
 }
 
-async function interactive(session: Session): Promise<never> {
+/** What one interactive `watch ...` line asks for (etcdctl's parseWatchArgs with interactive=true). */
+type LineRequest = { readonly spec: WatchSpec } | { readonly invalid: string };
+
+/**
+ * Parses the words after `watch` on an interactive line. Errors that etcdctl treats as fatal throw
+ * CtlExit; those it reports and skips come back as `invalid`.
+ */
+function parseInteractiveWatch(words: readonly string[], envKey: string, envRange: string): LineRequest {
+  const separator = words.indexOf("--");
+  if (separator !== -1 && separator === words.length - 1) {
+    throw new CtlExit(ExitCode.badArgs, "bad number of arguments (found separator --, but no commands)");
+  }
+  const flags = new FlagSet(watchFlags);
+  let positional: string[];
+  try {
+    positional = flags.parse(words);
+  } catch (error) {
+    if (error instanceof FlagError) throw new CtlExit(ExitCode.badArgs, error.message);
+    throw error;
+  }
+  if (separator === -1 && envKey === "" && positional.length < 1) throw new CtlExit(ExitCode.badArgs, "bad number of arguments");
+  if (separator === -1 && envKey !== "" && positional.length > 0) {
+    throw new CtlExit(ExitCode.badArgs, "bad number of arguments (found conflicting environment key)");
+  }
+  // The command is taken verbatim after the first "--"; the flag parser also lists its words as
+  // positional arguments, so the watch arguments end where the command's first word last appears.
+  const exec = separator === -1 ? [] : words.slice(separator + 1);
+  let watchArgs = envKey === "" ? positional : [envKey, ...(envRange === "" ? [] : [envRange]), ...positional];
+  if (separator !== -1) watchArgs = watchArgs.slice(0, Math.max(0, watchArgs.lastIndexOf(exec[0]!)));
+  if (watchArgs.length < 1) return { invalid: "bad number of arguments" };
+  if (watchArgs.length >= 2 && flags.bool("prefix")) return { invalid: "`range_end` and `--prefix` are mutually exclusive" };
+  return { spec: { key: watchArgs[0]!, rangeEnd: watchArgs[1], prefix: flags.bool("prefix"), rev: flags.bigint("rev"), prevKv: flags.bool("prev-kv"), exec } };
+}
+
+/** etcdctl's watchInteractiveFunc: reads `watch ...` and `progress` lines until end of input. */
+async function interactive(session: Session, envKey: string, envRange: string): Promise<never> {
   const reader = new LineReader(process.stdin);
+  const stream = new WatchStream(
+    session,
+    () => undefined,
+    (error) => {
+      throw error;
+    },
+  );
   for (;;) {
     const raw = await reader.readLine();
     if (raw === undefined) throw new CtlExit(ExitCode.invalidInput, "Error reading watch request line: EOF");
@@ -127,34 +275,21 @@ async function interactive(session: Session): Promise<never> {
       err(`Invalid command: ${line} (watch and progress supported)\n`);
       continue;
     }
-    if (args[0] === "progress") continue;
+    if (args[0] === "progress") {
+      stream.requestProgress();
+      continue;
+    }
     if (args[0] !== "watch") {
       err(`Invalid command ${line} (only support watch)\n`);
       continue;
     }
-    if (args.length < 2) {
+    if (args.length < 2 && envKey === "") {
       err(`Invalid command ${line} (command type or key is not provided)\n`);
       continue;
     }
-    const flags = new FlagSet(watchFlags);
-    let positional: string[];
-    try {
-      positional = flags.parse(args.slice(1));
-    } catch (error) {
-      if (error instanceof FlagError) throw new CtlExit(ExitCode.badArgs, error.message);
-      throw error;
-    }
-    const dash = flags.argsLenAtDash;
-    const watchArgs = dash === -1 ? positional : positional.slice(0, dash);
-    const exec = dash === -1 ? [] : positional.slice(dash);
-    let spec: WatchSpec;
-    try {
-      spec = specFrom(flags, watchArgs, exec);
-    } catch (error) {
-      err(`Invalid command ${line} (${(error as Error).message})\n`);
-      continue;
-    }
-    void watchUntilCanceled(session, spec);
+    const request = parseInteractiveWatch(args.slice(1), envKey, envRange);
+    if ("invalid" in request) err(`Invalid command ${line} (${request.invalid})\n`);
+    else stream.add(request.spec);
   }
 }
 
@@ -171,7 +306,7 @@ export const watchCommand: CommandSpec = {
     const { flags, args } = invocation;
     if (flags.bool("interactive")) {
       const session = await openSession(invocation, ["watch-key", "watch-range-end"]);
-      await interactive(session);
+      await interactive(session, envKey, envRange);
     }
     const dash = flags.argsLenAtDash;
     let watchArgs = dash === -1 ? args : args.slice(0, dash);
