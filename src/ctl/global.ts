@@ -47,7 +47,7 @@ export const globalFlagDefs: readonly FlagDef[] = [
 ];
 
 /** capnslog's line format: `2006-01-02 15:04:05.000000 L | pkg/flags: message`. */
-function capnslog(level: "C" | "W", message: string): string {
+function capnslog(level: "W", message: string): string {
   const now = new Date();
   const pad = (n: number, w = 2) => String(n).padStart(w, "0");
   const stamp =
@@ -61,23 +61,24 @@ function envKey(name: string): string {
 }
 
 /**
- * Applies ETCDCTL_* variables to the global flags not set on the command line, as etcdctl 3.4's
- * SetPflagsFromEnv: a variable that duplicates a flag given on the command line is fatal, and
- * unknown ETCDCTL_* variables draw a warning. `extraNames` are flags the command adds (watch).
+ * Applies ETCDCTL_* variables to the global flags not set on the command line. A flag given on the
+ * command line wins over its variable, silently: a deliberate difference from etcdctl 3.4, whose
+ * pkg/flags.SetPflagsFromEnv makes that combination fatal ("conflicting environment variable ...").
+ * Unknown ETCDCTL_* variables draw etcdctl's warning. `extraNames` are flags the command adds (watch).
  */
 export function applyEnvironment(flags: FlagSet, inherited: readonly FlagDef[], extraNames: readonly string[] = []): void {
-  const names = [...inherited.map((d) => d.name), ...extraNames];
-  const alreadySet = new Set<string>();
-  const used = new Set<string>();
-  for (const name of names) {
+  // As in SetPflagsFromEnv, a variable counts as recognized when it filled a flag or its flag was
+  // given on the command line; an empty variable is neither and draws the warning.
+  const recognized = new Set<string>();
+  for (const name of [...inherited.map((d) => d.name), ...extraNames]) {
     const key = envKey(name);
     if (flags.has(name) && flags.changed(name)) {
-      alreadySet.add(key);
+      recognized.add(key);
       continue;
     }
     const value = process.env[key];
     if (value === undefined || value === "") continue;
-    used.add(key);
+    recognized.add(key);
     if (!flags.has(name)) continue;
     try {
       flags.set(name, value);
@@ -86,12 +87,7 @@ export function applyEnvironment(flags: FlagSet, inherited: readonly FlagDef[], 
     }
   }
   for (const [key, value] of Object.entries(process.env)) {
-    if (used.has(key)) continue;
-    if (alreadySet.has(key)) {
-      err(capnslog("C", `conflicting environment variable ${JSON.stringify(key)} is shadowed by corresponding command-line flag (either unset environment variable or disable flag)`));
-      throw new CtlExit(ExitCode.error, "", true);
-    }
-    if (key.startsWith("ETCDCTL_")) err(capnslog("W", `unrecognized environment variable ${key}=${value}`));
+    if (key.startsWith("ETCDCTL_") && !recognized.has(key)) err(capnslog("W", `unrecognized environment variable ${key}=${value}`));
   }
 }
 
