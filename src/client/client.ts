@@ -24,6 +24,8 @@ export interface TlsOptions {
   readonly keyFile?: string;
   /** Accept any server certificate (testing only). */
   readonly insecureSkipVerify?: boolean;
+  /** The name to verify server certificates against (and send as SNI) instead of each endpoint's host: the domain of DNS discovery. */
+  readonly serverName?: string;
 }
 
 export interface ClientOptions {
@@ -143,6 +145,7 @@ export class EtcdClient {
       "grpc.keepalive_time_ms": Math.max(options.keepaliveTimeMs ?? 0, minKeepaliveTimeMs),
       "grpc.keepalive_timeout_ms": options.keepaliveTimeoutMs ?? 6_000,
       "grpc.keepalive_permit_without_calls": 0,
+      ...(options.tls?.serverName === undefined ? {} : { "grpc.ssl_target_name_override": options.tls.serverName }),
     };
     this.connections = endpoints.map(
       (endpoint) => new Connection(endpoint, new grpc.Client(endpoint.target, credentials, channelOptions)),

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { discoverClientEndpoints, type SrvResolver } from "../client/discovery.js";
 import { EtcdClient, type AttemptFailure, type ClientOptions, type TlsOptions } from "../client/client.js";
 import { grpcCodeGoName } from "../api/errors.js";
 import type { FlagDef, FlagSet } from "./cli/flags.js";
@@ -11,6 +12,7 @@ import type { Invocation } from "./cli/command.js";
 import { formatGoDuration } from "./cli/duration.js";
 import { CtlExit, ExitCode, exitWithError } from "./exit.js";
 import { err } from "./output.js";
+import { askPassword } from "./password.js";
 import { FieldsPrinter } from "./printers/fields.js";
 import { JsonPrinter } from "./printers/json.js";
 import type { Printer } from "./printers/printer.js";
@@ -159,48 +161,77 @@ function nonEmptyPath(flags: FlagSet, name: string): string | undefined {
   return value === "" ? undefined : value;
 }
 
-/** Resolves the global configuration (etcdctl's clientConfigFromCmd). */
-export function globalConfig(invocation: Invocation, extraEnvNames: readonly string[] = []): GlobalConfig {
+/**
+ * etcdctl's endpointsFromCmd: endpoints discovered through `--discovery-srv` (without the http ones
+ * unless discovery is insecure), or `--endpoints` when discovery is off or found none.
+ */
+export async function endpointsFromFlags(flags: FlagSet, resolver?: SrvResolver): Promise<string[]> {
+  const domain = flags.string("discovery-srv");
+  if (domain !== "") {
+    let discovered: string[];
+    try {
+      discovered = await discoverClientEndpoints({ domain, serviceName: flags.string("discovery-srv-name"), ...(resolver === undefined ? {} : { resolver }) });
+    } catch (error) {
+      exitWithError(ExitCode.error, error);
+    }
+    if (!flags.bool("insecure-discovery")) {
+      for (const endpoint of discovered.filter((e) => e.startsWith("http://"))) err(`ignoring discovered insecure endpoint ${JSON.stringify(endpoint)}\n`);
+      discovered = discovered.filter((e) => !e.startsWith("http://"));
+    }
+    if (discovered.length > 0) return discovered;
+  }
+  return flags.strings("endpoints").map((e) => e.trim());
+}
+
+/** etcdctl's authCfgFromCmd: `--user name:password`, `--user name --password pw`, or a prompt. */
+async function credentialsFromFlags(flags: FlagSet): Promise<{ username: string; password: string } | undefined> {
+  const user = flags.string("user");
+  if (user === "") return undefined;
+  const password = flags.string("password");
+  if (password !== "") return { username: user, password };
+  const colon = user.indexOf(":");
+  if (colon !== -1) return { username: user.slice(0, colon), password: user.slice(colon + 1) };
+  try {
+    return { username: user, password: await askPassword("Password: ") };
+  } catch (error) {
+    exitWithError(ExitCode.error, error);
+  }
+}
+
+/** Resolves the global configuration in the order of etcdctl's clientConfigFromCmd, which fixes which error wins. */
+export async function globalConfig(invocation: Invocation, extraEnvNames: readonly string[] = []): Promise<GlobalConfig> {
   const flags = invocation.flags;
   const inherited = invocation.command.inheritedFlagDefs();
   applyEnvironment(flags, inherited, extraEnvNames);
   if (flags.bool("debug")) {
     for (const def of [...inherited].sort((a, b) => (a.name < b.name ? -1 : 1))) err(`${envKey(def.name)}=${flagText(flags, def)}\n`);
   }
-  if (flags.string("discovery-srv") !== "") {
-    throw new CtlExit(ExitCode.error, "DNS SRV discovery (--discovery-srv) is not supported by cairnctl");
-  }
-  const endpoints = flags.strings("endpoints").map((e) => e.trim());
-  const printer = printerFor(flags);
+  const endpoints = await endpointsFromFlags(flags);
   const certFile = nonEmptyPath(flags, "cert");
   const keyFile = nonEmptyPath(flags, "key");
   const caFile = nonEmptyPath(flags, "cacert");
-  const anyTls = certFile !== undefined || keyFile !== undefined || caFile !== undefined;
+  const credentials = await credentialsFromFlags(flags);
+  const printer = printerFor(flags);
+  // A discovered domain names the server in TLS verification unless discovery is insecure.
+  const discoveryDomain = flags.bool("insecure-discovery") ? "" : flags.string("discovery-srv");
+  const anyTls = certFile !== undefined || keyFile !== undefined || caFile !== undefined || discoveryDomain !== "";
   const useTls = anyTls || !flags.bool("insecure-transport");
-  const tls = useTls
-    ? { ...(caFile === undefined ? {} : { caFile }), ...(certFile === undefined ? {} : { certFile }), ...(keyFile === undefined ? {} : { keyFile }), insecureSkipVerify: flags.bool("insecure-skip-tls-verify") }
+  const tls: TlsOptions | undefined = useTls
+    ? {
+        ...(caFile === undefined ? {} : { caFile }),
+        ...(certFile === undefined ? {} : { certFile }),
+        ...(keyFile === undefined ? {} : { keyFile }),
+        ...(discoveryDomain === "" ? {} : { serverName: discoveryDomain }),
+        insecureSkipVerify: flags.bool("insecure-skip-tls-verify"),
+      }
     : undefined;
-  let username: string | undefined;
-  let password: string | undefined;
-  const user = flags.string("user");
-  if (user !== "") {
-    if (flags.string("password") !== "") {
-      username = user;
-      password = flags.string("password");
-    } else {
-      const colon = user.indexOf(":");
-      if (colon === -1) throw new CtlExit(ExitCode.error, "cairnctl cannot prompt for a password; use --user=name:password or --password");
-      username = user.slice(0, colon);
-      password = user.slice(colon + 1);
-    }
-  }
   const options: ClientOptions = {
     endpoints,
     dialTimeoutMs: flags.durationMs("dial-timeout"),
     keepaliveTimeMs: flags.durationMs("keepalive-time"),
     keepaliveTimeoutMs: flags.durationMs("keepalive-timeout"),
     ...(tls === undefined ? {} : { tls }),
-    ...(username === undefined ? {} : { username, password: password ?? "" }),
+    ...(credentials ?? {}),
     onAttemptFailed: attemptLogger(randomUUID()),
   };
   return { endpoints, options, commandTimeoutMs: flags.durationMs("command-timeout"), printer };

@@ -18,7 +18,7 @@ export interface Session {
 
 /** Resolves global flags and connects (etcdctl's mustClientFromCmd). */
 export async function openSession(invocation: Invocation, extraEnvNames: readonly string[] = []): Promise<Session> {
-  const config = globalConfig(invocation, extraEnvNames);
+  const config = await globalConfig(invocation, extraEnvNames);
   const client = await connect(config);
   return { config, client, printer: config.printer };
 }
