@@ -2,22 +2,17 @@
  * Reading passwords the way etcdctl 3.4 does: bgentry/speakeasy for prompts (`user add`,
  * `user passwd`, `--user name` without a password) and fmt.Scanf("%s") for `--interactive=false`.
  *
- * Both read standard input one byte at a time straight from the file descriptor, never buffering
- * ahead, so two prompts in a row (e.g. `user add alice --user root`) each take their own line,
- * exactly as in Go. speakeasy turns echo off by running `/bin/stty -echo` on the inherited standard
+ * Both take standard input a byte at a time, so two prompts in a row (e.g. `user add alice --user
+ * root`) each take their own line, exactly as in Go. speakeasy turns echo off by running `/bin/stty -echo` on the inherited standard
  * streams and back on with `/bin/stty echo`, ignoring stty's exit status; cairnctl does the same, so
  * on a terminal input is hidden with the line editing of canonical mode, and when standard input is
  * not a terminal stty's own complaint reaches stderr just as it does under etcdctl.
  */
 import { spawnSync } from "node:child_process";
-import { read } from "node:fs";
 import { out } from "./output.js";
 
 /** speakeasy runs this program with argv[0] "stty". */
 const sttyPath = "/bin/stty";
-
-/** How long to wait before reading again when standard input is non-blocking and empty. */
-const retryDelayMs = 10;
 
 /** Go's syscall error strings for the errors reading standard input can plausibly give. */
 const goErrnoText: Record<string, string> = {
@@ -27,28 +22,67 @@ const goErrnoText: Record<string, string> = {
   EINVAL: "invalid argument",
 };
 
-/** One byte from file descriptor 0, or undefined at end of input (io.EOF). */
+/**
+ * Standard input as bytes on demand. Go reads the file descriptor one byte at a time; cairnctl
+ * reads through process.stdin (one line per read on a terminal, a chunk on a pipe) and hands out
+ * bytes from what it has read, pausing the stream in between. Blocking reads on a worker thread
+ * would be byte-exact too, but a process cannot exit while such a read waits, and speakeasy must
+ * exit at once on Ctrl-C. Bytes read ahead on a pipe are lost to a later reader of the same pipe.
+ */
+class StdinBytes {
+  /** Bytes read from stdin and not yet handed out. */
+  private buffered: Buffer = Buffer.alloc(0);
+  /** Whether stdin reached its end. */
+  private ended = false;
+  /** The read error, if one ended the stream. */
+  private failure: Error | undefined;
+  /** Wakes the reader waiting for the next chunk. */
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly stream: NodeJS.ReadStream) {
+    stream.on("data", (chunk: Buffer) => {
+      this.buffered = Buffer.concat([this.buffered, chunk]);
+      stream.pause();
+      this.notify();
+    });
+    stream.on("end", () => {
+      this.ended = true;
+      this.notify();
+    });
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      this.failure = new Error(`read /dev/stdin: ${goErrnoText[error.code ?? ""] ?? error.message}`);
+      this.notify();
+    });
+    stream.pause();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** The next byte, or undefined at end of input; rejects with Go's text on a read error. */
+  async next(): Promise<number | undefined> {
+    while (this.buffered.length === 0) {
+      if (this.failure !== undefined) throw this.failure;
+      if (this.ended) return undefined;
+      const chunk = new Promise<void>((resolve) => (this.wake = resolve));
+      this.stream.resume();
+      await chunk;
+    }
+    const byte = this.buffered[0]!;
+    this.buffered = this.buffered.subarray(1);
+    return byte;
+  }
+}
+
+let stdinBytes: StdinBytes | undefined;
+
+/** One byte of standard input, or undefined at end of input (io.EOF). */
 function readByte(): Promise<number | undefined> {
-  const buffer = Buffer.alloc(1);
-  return new Promise((resolve, reject) => {
-    const attempt = () =>
-      read(0, buffer, 0, 1, null, (error, bytesRead) => {
-        if (error === null) {
-          resolve(bytesRead === 0 ? undefined : buffer[0]);
-          return;
-        }
-        if (error.code === "EAGAIN") {
-          setTimeout(attempt, retryDelayMs);
-          return;
-        }
-        if (error.code === "EOF") {
-          resolve(undefined);
-          return;
-        }
-        reject(new Error(`read /dev/stdin: ${goErrnoText[error.code ?? ""] ?? error.message}`));
-      });
-    attempt();
-  });
+  stdinBytes ??= new StdinBytes(process.stdin);
+  return stdinBytes.next();
 }
 
 /** Go's unicode.IsSpace, which strings.TrimSpace and fmt's scanner use. */
