@@ -166,7 +166,15 @@ export class EtcdClient {
         if (index === undefined) throw deadlineExceeded();
         client.current = index;
       }
-      if (options.username !== undefined) await client.authenticate();
+      // As clientv3: credentials are used only when both parts are non-empty, and a server with
+      // auth disabled is served without a token.
+      if ((options.username ?? "") !== "" && (options.password ?? "") !== "") {
+        try {
+          await client.authenticate();
+        } catch (error) {
+          if (!(error instanceof EtcdError && error.is("authNotEnabled"))) throw error;
+        }
+      }
     } catch (error) {
       client.close();
       throw error;
