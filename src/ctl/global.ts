@@ -1,5 +1,5 @@
 /**
- * Global flags (each also read from its ETCDCTL_* variable, with etcdctl 3.4's rules), the output
+ * Global flags (each also read from its ETCDCTL_* variable; a flag on the command line wins), the output
  * printer they select, and the client they configure.
  */
 import { randomUUID } from "node:crypto";
