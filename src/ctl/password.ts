@@ -22,67 +22,46 @@ const goErrnoText: Record<string, string> = {
   EINVAL: "invalid argument",
 };
 
-/**
- * Standard input as bytes on demand. Go reads the file descriptor one byte at a time; cairnctl
- * reads through process.stdin (one line per read on a terminal, a chunk on a pipe) and hands out
- * bytes from what it has read, pausing the stream in between. Blocking reads on a worker thread
- * would be byte-exact too, but a process cannot exit while such a read waits, and speakeasy must
- * exit at once on Ctrl-C. Bytes read ahead on a pipe are lost to a later reader of the same pipe.
- */
-class StdinBytes {
-  /** Bytes read from stdin and not yet handed out. */
-  private buffered: Buffer = Buffer.alloc(0);
-  /** Whether stdin reached its end. */
-  private ended = false;
-  /** The read error, if one ended the stream. */
-  private failure: Error | undefined;
-  /** Wakes the reader waiting for the next chunk. */
-  private wake: (() => void) | undefined;
-
-  constructor(private readonly stream: NodeJS.ReadStream) {
-    stream.on("data", (chunk: Buffer) => {
-      this.buffered = Buffer.concat([this.buffered, chunk]);
-      stream.pause();
-      this.notify();
-    });
-    stream.on("end", () => {
-      this.ended = true;
-      this.notify();
-    });
-    stream.on("error", (error: NodeJS.ErrnoException) => {
-      this.failure = new Error(`read /dev/stdin: ${goErrnoText[error.code ?? ""] ?? error.message}`);
-      this.notify();
-    });
-    stream.pause();
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  /** The next byte, or undefined at end of input; rejects with Go's text on a read error. */
-  async next(): Promise<number | undefined> {
-    while (this.buffered.length === 0) {
-      if (this.failure !== undefined) throw this.failure;
-      if (this.ended) return undefined;
-      const chunk = new Promise<void>((resolve) => (this.wake = resolve));
-      this.stream.resume();
-      await chunk;
-    }
-    const byte = this.buffered[0]!;
-    this.buffered = this.buffered.subarray(1);
-    return byte;
-  }
+/** Go's text for a failed read of standard input. */
+function readError(error: NodeJS.ErrnoException): Error {
+  return new Error(`read /dev/stdin: ${goErrnoText[error.code ?? ""] ?? error.message}`);
 }
 
-let stdinBytes: StdinBytes | undefined;
+/** Resolves once process.stdin has data, has ended, or has failed. */
+function stdinReady(stdin: NodeJS.ReadStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (error?: NodeJS.ErrnoException) => {
+      stdin.off("readable", onReadable);
+      stdin.off("end", onReadable);
+      stdin.off("error", settle);
+      if (error === undefined) resolve();
+      else reject(readError(error));
+    };
+    const onReadable = () => settle();
+    stdin.on("readable", onReadable);
+    stdin.on("end", onReadable);
+    stdin.on("error", settle);
+  });
+}
 
-/** One byte of standard input, or undefined at end of input (io.EOF). */
-function readByte(): Promise<number | undefined> {
-  stdinBytes ??= new StdinBytes(process.stdin);
-  return stdinBytes.next();
+/**
+ * One byte of standard input, or undefined at end of input (io.EOF). Go reads the file descriptor
+ * one byte at a time; cairnctl takes one byte at a time from process.stdin (which reads a line per
+ * read on a terminal, a chunk on a pipe), leaving the rest in the stream for whoever reads stdin
+ * next in this process (txn, or a later prompt). Blocking reads on a worker thread would be
+ * byte-exact, but a process cannot exit while such a read waits, and speakeasy must exit at once
+ * on Ctrl-C. Bytes read ahead from a pipe are lost to a later process reading the same pipe.
+ */
+async function readByte(): Promise<number | undefined> {
+  const stdin = process.stdin;
+  for (;;) {
+    // A string when a reader of stdin set an encoding; cairnctl's readers use latin1 (byte per char).
+    const chunk = stdin.read(1) as Buffer | string | null;
+    if (chunk !== null) return typeof chunk === "string" ? chunk.charCodeAt(0) & 0xff : chunk[0];
+    if (stdin.errored !== null) throw readError(stdin.errored as NodeJS.ErrnoException);
+    if (stdin.readableEnded) return undefined;
+    await stdinReady(stdin);
+  }
 }
 
 /** Go's unicode.IsSpace, which strings.TrimSpace and fmt's scanner use. */
