@@ -9,6 +9,7 @@
  * not a terminal stty's own complaint reaches stderr just as it does under etcdctl.
  */
 import { spawnSync } from "node:child_process";
+import { fstatSync } from "node:fs";
 import { out } from "./output.js";
 
 /** speakeasy runs this program with argv[0] "stty". */
@@ -44,6 +45,9 @@ function stdinReady(stdin: NodeJS.ReadStream): Promise<void> {
   });
 }
 
+/** Whether fd 0 is a directory, looked up on the first read. */
+let stdinIsDirectory: boolean | undefined;
+
 /**
  * One byte of standard input, or undefined at end of input (io.EOF). Go reads the file descriptor
  * one byte at a time; cairnctl takes one byte at a time from process.stdin (which reads a line per
@@ -53,6 +57,9 @@ function stdinReady(stdin: NodeJS.ReadStream): Promise<void> {
  * on Ctrl-C. Bytes read ahead from a pipe are lost to a later process reading the same pipe.
  */
 async function readByte(): Promise<number | undefined> {
+  // Node gives a directory on stdin an empty stream; Go's read fails.
+  stdinIsDirectory ??= fstatSync(0).isDirectory();
+  if (stdinIsDirectory) throw readError(Object.assign(new Error("EISDIR"), { code: "EISDIR" }));
   const stdin = process.stdin;
   for (;;) {
     // A string when a reader of stdin set an encoding; cairnctl's readers use latin1 (byte per char).
