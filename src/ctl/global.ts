@@ -198,6 +198,27 @@ async function credentialsFromFlags(flags: FlagSet): Promise<{ username: string;
   }
 }
 
+/**
+ * etcdctl's secureCfgFromCmd and newClientCfg: TLS when any certificate flag is given, when
+ * transport security is asked for, or when secure DNS discovery names the server (the domain is
+ * then what server certificates are verified against). An empty path flag exits with 128.
+ */
+export function tlsFromFlags(flags: FlagSet): TlsOptions | undefined {
+  const certFile = nonEmptyPath(flags, "cert");
+  const keyFile = nonEmptyPath(flags, "key");
+  const caFile = nonEmptyPath(flags, "cacert");
+  const discoveryDomain = flags.bool("insecure-discovery") ? "" : flags.string("discovery-srv");
+  const anyTls = certFile !== undefined || keyFile !== undefined || caFile !== undefined || discoveryDomain !== "";
+  if (!anyTls && flags.bool("insecure-transport")) return undefined;
+  return {
+    ...(caFile === undefined ? {} : { caFile }),
+    ...(certFile === undefined ? {} : { certFile }),
+    ...(keyFile === undefined ? {} : { keyFile }),
+    ...(discoveryDomain === "" ? {} : { serverName: discoveryDomain }),
+    insecureSkipVerify: flags.bool("insecure-skip-tls-verify"),
+  };
+}
+
 /** Resolves the global configuration in the order of etcdctl's clientConfigFromCmd, which fixes which error wins. */
 export async function globalConfig(invocation: Invocation, extraEnvNames: readonly string[] = []): Promise<GlobalConfig> {
   const flags = invocation.flags;
@@ -207,24 +228,9 @@ export async function globalConfig(invocation: Invocation, extraEnvNames: readon
     for (const def of [...inherited].sort((a, b) => (a.name < b.name ? -1 : 1))) err(`${envKey(def.name)}=${flagText(flags, def)}\n`);
   }
   const endpoints = await endpointsFromFlags(flags);
-  const certFile = nonEmptyPath(flags, "cert");
-  const keyFile = nonEmptyPath(flags, "key");
-  const caFile = nonEmptyPath(flags, "cacert");
+  const tls = tlsFromFlags(flags);
   const credentials = await credentialsFromFlags(flags);
   const printer = printerFor(flags);
-  // A discovered domain names the server in TLS verification unless discovery is insecure.
-  const discoveryDomain = flags.bool("insecure-discovery") ? "" : flags.string("discovery-srv");
-  const anyTls = certFile !== undefined || keyFile !== undefined || caFile !== undefined || discoveryDomain !== "";
-  const useTls = anyTls || !flags.bool("insecure-transport");
-  const tls: TlsOptions | undefined = useTls
-    ? {
-        ...(caFile === undefined ? {} : { caFile }),
-        ...(certFile === undefined ? {} : { certFile }),
-        ...(keyFile === undefined ? {} : { keyFile }),
-        ...(discoveryDomain === "" ? {} : { serverName: discoveryDomain }),
-        insecureSkipVerify: flags.bool("insecure-skip-tls-verify"),
-      }
-    : undefined;
   const options: ClientOptions = {
     endpoints,
     dialTimeoutMs: flags.durationMs("dial-timeout"),

@@ -9,12 +9,19 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import { Resolver } from "node:dns/promises";
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { RangeRequestSchema } from "../../src/api/gen/etcdserverpb/rpc_pb.js";
+import { kvService } from "../../src/api/grpc.js";
+import { EtcdClient } from "../../src/client/client.js";
 import { orderSrv, type SrvRecord } from "../../src/client/discovery.js";
 import { FlagSet } from "../../src/ctl/cli/flags.js";
 import { CtlExit } from "../../src/ctl/exit.js";
-import { endpointsFromFlags, globalFlagDefs } from "../../src/ctl/global.js";
+import { endpointsFromFlags, globalFlagDefs, tlsFromFlags } from "../../src/ctl/global.js";
 import { skipWithoutEtcd, startEtcd, type EtcdProcess } from "../client/etcd.js";
+import { haveOpenssl } from "../client/tls.js";
 
 const cairnctl = resolve("bin/cairnctl");
 
@@ -207,5 +214,70 @@ describe("SRV ordering", () => {
       assert.deepEqual(ordered.map((r) => r.target).sort(), records.map((r) => r.target).sort());
       for (let i = 1; i < ordered.length; i++) assert.ok(ordered[i - 1]!.priority <= ordered[i]!.priority);
     }
+  });
+});
+
+/** A CA, a server certificate for `domain` and 127.0.0.1 (not "localhost"), and a client certificate. */
+function makeDomainPki(domain: string): { dir: string; ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string } {
+  const dir = mkdtempSync(join(tmpdir(), "cairn-discovery-pki-"));
+  const openssl = (args: string[]) => {
+    const result = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${result.stderr}`);
+  };
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=discovery-ca"]);
+  writeFileSync(join(dir, "server.ext"), `subjectAltName=DNS:${domain},IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
+  for (const name of ["server", "client"]) {
+    openssl(["req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`]);
+    openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "1", "-extfile", `${name}.ext`]);
+  }
+  const path = (file: string) => join(dir, file);
+  return { dir, ca: path("ca.crt"), serverCert: path("server.crt"), serverKey: path("server.key"), clientCert: path("client.crt"), clientKey: path("client.key") };
+}
+
+const noTls = skipWithoutEtcd() || (haveOpenssl() ? false : "openssl not found");
+describe("ctl --discovery-srv over TLS", { skip: noTls }, () => {
+  const domain = "cairn-secure.test";
+  let pki: ReturnType<typeof makeDomainPki>;
+  let etcd: EtcdProcess;
+  let dns: FakeDns;
+
+  before(async () => {
+    pki = makeDomainPki(domain);
+    etcd = await startEtcd({ tls: { caFile: pki.ca, certFile: pki.serverCert, keyFile: pki.serverKey } });
+    const port = Number(etcd.endpoint.split(":")[1]);
+    dns = await FakeDns.start(new Map([[`_etcd-client-ssl._tcp.${domain}`, [{ target: "localhost.", port }]]]));
+  });
+
+  after(async () => {
+    dns?.close();
+    await etcd?.stop();
+    if (pki !== undefined) rmSync(pki.dir, { recursive: true, force: true });
+  });
+
+  /** Resolves endpoints and TLS as cairnctl does for `args`, then reads a key through them. */
+  async function rangeThrough(args: readonly string[]): Promise<string> {
+    const flags = globalFlags([...args, `--cacert=${pki.ca}`, `--cert=${pki.clientCert}`, `--key=${pki.clientKey}`]);
+    const endpoints = await endpointsFromFlags(flags, dns.resolver());
+    const tls = tlsFromFlags(flags);
+    assert.ok(tls !== undefined);
+    try {
+      const client = await EtcdClient.connect({ endpoints, tls, dialTimeoutMs: 3000, commandTimeoutMs: 3000 });
+      try {
+        const response = await client.unary(kvService.range, create(RangeRequestSchema, { key: new TextEncoder().encode("k") }));
+        return `ok ${response.count}`;
+      } finally {
+        client.close();
+      }
+    } catch (error) {
+      return `failed ${(error as Error).message}`;
+    }
+  }
+
+  test("secure discovery verifies the server against the domain, not the SRV target", async () => {
+    // The certificate names the domain and 127.0.0.1 but not "localhost", the SRV target.
+    assert.equal(await rangeThrough(["--discovery-srv", domain, "--insecure-discovery=false"]), "ok 0");
+    assert.match(await rangeThrough(["--discovery-srv", domain]), /^failed /);
   });
 });
