@@ -24,6 +24,8 @@ export interface TlsOptions {
   readonly keyFile?: string;
   /** Accept any server certificate (testing only). */
   readonly insecureSkipVerify?: boolean;
+  /** The name to verify server certificates against (and send as SNI) instead of each endpoint's host: the domain of DNS discovery. */
+  readonly serverName?: string;
 }
 
 export interface ClientOptions {
@@ -143,6 +145,7 @@ export class EtcdClient {
       "grpc.keepalive_time_ms": Math.max(options.keepaliveTimeMs ?? 0, minKeepaliveTimeMs),
       "grpc.keepalive_timeout_ms": options.keepaliveTimeoutMs ?? 6_000,
       "grpc.keepalive_permit_without_calls": 0,
+      ...(options.tls?.serverName === undefined ? {} : { "grpc.ssl_target_name_override": options.tls.serverName }),
     };
     this.connections = endpoints.map(
       (endpoint) => new Connection(endpoint, new grpc.Client(endpoint.target, credentials, channelOptions)),
@@ -163,7 +166,15 @@ export class EtcdClient {
         if (index === undefined) throw deadlineExceeded();
         client.current = index;
       }
-      if (options.username !== undefined) await client.authenticate();
+      // As clientv3: credentials are used only when both parts are non-empty, and a server with
+      // auth disabled is served without a token.
+      if ((options.username ?? "") !== "" && (options.password ?? "") !== "") {
+        try {
+          await client.authenticate();
+        } catch (error) {
+          if (!(error instanceof EtcdError && error.is("authNotEnabled"))) throw error;
+        }
+      }
     } catch (error) {
       client.close();
       throw error;

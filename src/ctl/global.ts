@@ -1,9 +1,10 @@
 /**
- * Global flags (each also read from its ETCDCTL_* variable, with etcdctl 3.4's rules), the output
+ * Global flags (each also read from its ETCDCTL_* variable; a flag on the command line wins), the output
  * printer they select, and the client they configure.
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { discoverClientEndpoints, type SrvResolver } from "../client/discovery.js";
 import { EtcdClient, type AttemptFailure, type ClientOptions, type TlsOptions } from "../client/client.js";
 import { grpcCodeGoName } from "../api/errors.js";
 import type { FlagDef, FlagSet } from "./cli/flags.js";
@@ -11,6 +12,7 @@ import type { Invocation } from "./cli/command.js";
 import { formatGoDuration } from "./cli/duration.js";
 import { CtlExit, ExitCode, exitWithError } from "./exit.js";
 import { err } from "./output.js";
+import { askPassword } from "./password.js";
 import { FieldsPrinter } from "./printers/fields.js";
 import { JsonPrinter } from "./printers/json.js";
 import type { Printer } from "./printers/printer.js";
@@ -47,7 +49,7 @@ export const globalFlagDefs: readonly FlagDef[] = [
 ];
 
 /** capnslog's line format: `2006-01-02 15:04:05.000000 L | pkg/flags: message`. */
-function capnslog(level: "C" | "W", message: string): string {
+function capnslog(level: "W", message: string): string {
   const now = new Date();
   const pad = (n: number, w = 2) => String(n).padStart(w, "0");
   const stamp =
@@ -61,23 +63,24 @@ function envKey(name: string): string {
 }
 
 /**
- * Applies ETCDCTL_* variables to the global flags not set on the command line, as etcdctl 3.4's
- * SetPflagsFromEnv: a variable that duplicates a flag given on the command line is fatal, and
- * unknown ETCDCTL_* variables draw a warning. `extraNames` are flags the command adds (watch).
+ * Applies ETCDCTL_* variables to the global flags not set on the command line. A flag given on the
+ * command line wins over its variable, silently: a deliberate difference from etcdctl 3.4, whose
+ * pkg/flags.SetPflagsFromEnv makes that combination fatal ("conflicting environment variable ...").
+ * Unknown ETCDCTL_* variables draw etcdctl's warning. `extraNames` are flags the command adds (watch).
  */
 export function applyEnvironment(flags: FlagSet, inherited: readonly FlagDef[], extraNames: readonly string[] = []): void {
-  const names = [...inherited.map((d) => d.name), ...extraNames];
-  const alreadySet = new Set<string>();
-  const used = new Set<string>();
-  for (const name of names) {
+  // As in SetPflagsFromEnv, a variable counts as recognized when it filled a flag or its flag was
+  // given on the command line; an empty variable is neither and draws the warning.
+  const recognized = new Set<string>();
+  for (const name of [...inherited.map((d) => d.name), ...extraNames]) {
     const key = envKey(name);
     if (flags.has(name) && flags.changed(name)) {
-      alreadySet.add(key);
+      recognized.add(key);
       continue;
     }
     const value = process.env[key];
     if (value === undefined || value === "") continue;
-    used.add(key);
+    recognized.add(key);
     if (!flags.has(name)) continue;
     try {
       flags.set(name, value);
@@ -86,12 +89,7 @@ export function applyEnvironment(flags: FlagSet, inherited: readonly FlagDef[], 
     }
   }
   for (const [key, value] of Object.entries(process.env)) {
-    if (used.has(key)) continue;
-    if (alreadySet.has(key)) {
-      err(capnslog("C", `conflicting environment variable ${JSON.stringify(key)} is shadowed by corresponding command-line flag (either unset environment variable or disable flag)`));
-      throw new CtlExit(ExitCode.error, "", true);
-    }
-    if (key.startsWith("ETCDCTL_")) err(capnslog("W", `unrecognized environment variable ${key}=${value}`));
+    if (key.startsWith("ETCDCTL_") && !recognized.has(key)) err(capnslog("W", `unrecognized environment variable ${key}=${value}`));
   }
 }
 
@@ -163,48 +161,83 @@ function nonEmptyPath(flags: FlagSet, name: string): string | undefined {
   return value === "" ? undefined : value;
 }
 
-/** Resolves the global configuration (etcdctl's clientConfigFromCmd). */
-export function globalConfig(invocation: Invocation, extraEnvNames: readonly string[] = []): GlobalConfig {
+/**
+ * etcdctl's endpointsFromCmd: endpoints discovered through `--discovery-srv` (without the http ones
+ * unless discovery is insecure), or `--endpoints` when discovery is off or found none.
+ */
+export async function endpointsFromFlags(flags: FlagSet, resolver?: SrvResolver): Promise<string[]> {
+  const domain = flags.string("discovery-srv");
+  if (domain !== "") {
+    let discovered: string[];
+    try {
+      discovered = await discoverClientEndpoints({ domain, serviceName: flags.string("discovery-srv-name"), ...(resolver === undefined ? {} : { resolver }) });
+    } catch (error) {
+      exitWithError(ExitCode.error, error);
+    }
+    if (!flags.bool("insecure-discovery")) {
+      for (const endpoint of discovered.filter((e) => e.startsWith("http://"))) err(`ignoring discovered insecure endpoint ${JSON.stringify(endpoint)}\n`);
+      discovered = discovered.filter((e) => !e.startsWith("http://"));
+    }
+    if (discovered.length > 0) return discovered;
+  }
+  return flags.strings("endpoints").map((e) => e.trim());
+}
+
+/** etcdctl's authCfgFromCmd: `--user name:password`, `--user name --password pw`, or a prompt. */
+async function credentialsFromFlags(flags: FlagSet): Promise<{ username: string; password: string } | undefined> {
+  const user = flags.string("user");
+  if (user === "") return undefined;
+  const password = flags.string("password");
+  if (password !== "") return { username: user, password };
+  const colon = user.indexOf(":");
+  if (colon !== -1) return { username: user.slice(0, colon), password: user.slice(colon + 1) };
+  try {
+    return { username: user, password: await askPassword("Password: ") };
+  } catch (error) {
+    exitWithError(ExitCode.error, error);
+  }
+}
+
+/**
+ * etcdctl's secureCfgFromCmd and newClientCfg: TLS when any certificate flag is given, when
+ * transport security is asked for, or when secure DNS discovery names the server (the domain is
+ * then what server certificates are verified against). An empty path flag exits with 128.
+ */
+export function tlsFromFlags(flags: FlagSet): TlsOptions | undefined {
+  const certFile = nonEmptyPath(flags, "cert");
+  const keyFile = nonEmptyPath(flags, "key");
+  const caFile = nonEmptyPath(flags, "cacert");
+  const discoveryDomain = flags.bool("insecure-discovery") ? "" : flags.string("discovery-srv");
+  const anyTls = certFile !== undefined || keyFile !== undefined || caFile !== undefined || discoveryDomain !== "";
+  if (!anyTls && flags.bool("insecure-transport")) return undefined;
+  return {
+    ...(caFile === undefined ? {} : { caFile }),
+    ...(certFile === undefined ? {} : { certFile }),
+    ...(keyFile === undefined ? {} : { keyFile }),
+    ...(discoveryDomain === "" ? {} : { serverName: discoveryDomain }),
+    insecureSkipVerify: flags.bool("insecure-skip-tls-verify"),
+  };
+}
+
+/** Resolves the global configuration in the order of etcdctl's clientConfigFromCmd, which fixes which error wins. */
+export async function globalConfig(invocation: Invocation, extraEnvNames: readonly string[] = []): Promise<GlobalConfig> {
   const flags = invocation.flags;
   const inherited = invocation.command.inheritedFlagDefs();
   applyEnvironment(flags, inherited, extraEnvNames);
   if (flags.bool("debug")) {
     for (const def of [...inherited].sort((a, b) => (a.name < b.name ? -1 : 1))) err(`${envKey(def.name)}=${flagText(flags, def)}\n`);
   }
-  if (flags.string("discovery-srv") !== "") {
-    throw new CtlExit(ExitCode.error, "DNS SRV discovery (--discovery-srv) is not supported by cairnctl");
-  }
-  const endpoints = flags.strings("endpoints").map((e) => e.trim());
+  const endpoints = await endpointsFromFlags(flags);
+  const tls = tlsFromFlags(flags);
+  const credentials = await credentialsFromFlags(flags);
   const printer = printerFor(flags);
-  const certFile = nonEmptyPath(flags, "cert");
-  const keyFile = nonEmptyPath(flags, "key");
-  const caFile = nonEmptyPath(flags, "cacert");
-  const anyTls = certFile !== undefined || keyFile !== undefined || caFile !== undefined;
-  const useTls = anyTls || !flags.bool("insecure-transport");
-  const tls = useTls
-    ? { ...(caFile === undefined ? {} : { caFile }), ...(certFile === undefined ? {} : { certFile }), ...(keyFile === undefined ? {} : { keyFile }), insecureSkipVerify: flags.bool("insecure-skip-tls-verify") }
-    : undefined;
-  let username: string | undefined;
-  let password: string | undefined;
-  const user = flags.string("user");
-  if (user !== "") {
-    if (flags.string("password") !== "") {
-      username = user;
-      password = flags.string("password");
-    } else {
-      const colon = user.indexOf(":");
-      if (colon === -1) throw new CtlExit(ExitCode.error, "cairnctl cannot prompt for a password; use --user=name:password or --password");
-      username = user.slice(0, colon);
-      password = user.slice(colon + 1);
-    }
-  }
   const options: ClientOptions = {
     endpoints,
     dialTimeoutMs: flags.durationMs("dial-timeout"),
     keepaliveTimeMs: flags.durationMs("keepalive-time"),
     keepaliveTimeoutMs: flags.durationMs("keepalive-timeout"),
     ...(tls === undefined ? {} : { tls }),
-    ...(username === undefined ? {} : { username, password: password ?? "" }),
+    ...(credentials ?? {}),
     onAttemptFailed: attemptLogger(randomUUID()),
   };
   return { endpoints, options, commandTimeoutMs: flags.durationMs("command-timeout"), printer };

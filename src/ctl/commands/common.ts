@@ -7,7 +7,7 @@ import { EtcdClient } from "../../client/client.js";
 import type { Invocation } from "../cli/command.js";
 import type { FlagDef, FlagSet } from "../cli/flags.js";
 import { ExitCode, exitWithError, goErrorText } from "../exit.js";
-import { connect, globalConfig, type GlobalConfig } from "../global.js";
+import { connect, endpointsFromFlags, globalConfig, type GlobalConfig } from "../global.js";
 import type { Printer } from "../printers/printer.js";
 
 export interface Session {
@@ -18,7 +18,7 @@ export interface Session {
 
 /** Resolves global flags and connects (etcdctl's mustClientFromCmd). */
 export async function openSession(invocation: Invocation, extraEnvNames: readonly string[] = []): Promise<Session> {
-  const config = globalConfig(invocation, extraEnvNames);
+  const config = await globalConfig(invocation, extraEnvNames);
   const client = await connect(config);
   return { config, client, printer: config.printer };
 }
@@ -88,8 +88,26 @@ export async function endpointClient(session: Session, endpoint: string): Promis
 /** Endpoints to act on: --endpoints, or every client URL of the member list with --cluster. */
 export async function endpointsFromCluster(session: Session, flags: FlagSet): Promise<string[]> {
   if (!flags.bool("cluster")) return session.config.endpoints;
-  const members = await call(session, clusterService.memberList, create(MemberListRequestSchema), {
-    wrap: (message) => `failed to fetch endpoints from etcd cluster member list: ${message}`,
-  });
-  return members.members.flatMap((m) => m.clientURLs);
+  const listing = await memberListSession(session, flags);
+  try {
+    const members = await call(listing, clusterService.memberList, create(MemberListRequestSchema), {
+      wrap: (message) => `failed to fetch endpoints from etcd cluster member list: ${message}`,
+    });
+    return members.members.flatMap((m) => m.clientURLs);
+  } finally {
+    if (listing !== session) listing.client.close();
+  }
+}
+
+/**
+ * The session that lists members for --cluster. etcdctl builds a separate client for it from the
+ * flags (so DNS discovery runs again) without credentials, since MemberList needs none: no
+ * password prompt, and a wrong password does not stop the listing.
+ */
+async function memberListSession(session: Session, flags: FlagSet): Promise<Session> {
+  if (session.config.options.username === undefined && flags.string("discovery-srv") === "") return session;
+  const { username: _username, password: _password, ...options } = session.config.options;
+  const endpoints = await endpointsFromFlags(flags);
+  const config: GlobalConfig = { ...session.config, endpoints, options: { ...options, endpoints } };
+  return { config, client: await connect(config), printer: session.printer };
 }

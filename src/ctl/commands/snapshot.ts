@@ -67,7 +67,7 @@ const saveCommand: CommandSpec = {
   short: "Stores an etcd node backend snapshot to a given file",
   async run(invocation) {
     if (invocation.args.length !== 1) throw new CtlExit(ExitCode.badArgs, "snapshot save expects one argument");
-    const config = globalConfig(invocation);
+    const config = await globalConfig(invocation);
     if (config.endpoints.length !== 1) {
       throw new CtlExit(ExitCode.interrupted, `snapshot must be requested to one selected node, not multiple [${config.endpoints.join(" ")}]`);
     }

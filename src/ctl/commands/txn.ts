@@ -191,8 +191,9 @@ export const txnCommand: CommandSpec = {
     const prompt = (text: string) => {
       if (interactive) out(`${text}\n`);
     };
-    const reader = new LineReader(process.stdin);
+    // As etcdctl, stdin is read only after connecting, so a --user password prompt takes its line first.
     const session = await openSession(invocation);
+    const reader = new LineReader(process.stdin);
     prompt("compares:");
     const compare = await readBlock(reader, parseCompare);
     prompt("success requests (get, put, del):");

@@ -15,16 +15,31 @@ import { authService } from "../../api/grpc.js";
 import type { CommandSpec } from "../cli/command.js";
 import { CtlExit, ExitCode } from "../exit.js";
 import { out } from "../output.js";
-import { call, flag, openSession, readStdin } from "./common.js";
+import { askPassword, scanWord } from "../password.js";
+import { call, flag, openSession } from "./common.js";
 
-/** Where etcdctl would prompt on the terminal, cairnctl asks for the non-interactive forms. */
-function noPrompt(): never {
-  throw new CtlExit(ExitCode.badArgs, "failed to ask password: cairnctl does not prompt; use user:password, --new-user-password or --interactive=false with the password on stdin");
+/**
+ * etcdctl's readPasswordInteractive: the password twice on the terminal (speakeasy), which must be
+ * non-empty and agree.
+ */
+async function readPasswordInteractive(name: string): Promise<string> {
+  const ask = async (prompt: string) => {
+    try {
+      return await askPassword(prompt);
+    } catch (error) {
+      throw new CtlExit(ExitCode.badArgs, `failed to ask password: ${(error as Error).message}`);
+    }
+  };
+  const password = await ask(`Password of ${name}: `);
+  if (password.length === 0) throw new CtlExit(ExitCode.badArgs, "empty password");
+  const confirmation = await ask(`Type password of ${name} again for confirmation: `);
+  if (password !== confirmation) throw new CtlExit(ExitCode.badArgs, "given passwords are different");
+  return password;
 }
 
-/** fmt.Scanf("%s"): the first whitespace-separated word of stdin. */
-async function passwordFromStdin(): Promise<string> {
-  return (await readStdin()).trim().split(/\s+/)[0] ?? "";
+/** The password for `user add` without one in the argument, and for `user passwd`. */
+function readPassword(name: string, interactive: boolean): Promise<string> {
+  return interactive ? readPasswordInteractive(name) : scanWord();
 }
 
 const addCommand: CommandSpec = {
@@ -46,8 +61,7 @@ const addCommand: CommandSpec = {
       else {
         const colon = user.indexOf(":");
         if (colon === -1) {
-          if (flags.bool("interactive")) noPrompt();
-          password = await passwordFromStdin();
+          password = await readPassword(user, flags.bool("interactive"));
         } else {
           password = user.slice(colon + 1);
           user = user.slice(0, colon);
@@ -120,8 +134,7 @@ const passwdCommand: CommandSpec = {
   flags: [flag("interactive", "bool", "true", "If true, read password from stdin instead of interactive terminal")],
   async run(invocation) {
     exactly(1, "user passwd command requires user name as its argument")(invocation.args);
-    if (invocation.flags.bool("interactive")) noPrompt();
-    const password = await passwordFromStdin();
+    const password = await readPassword(invocation.args[0]!, invocation.flags.bool("interactive"));
     const session = await openSession(invocation);
     const response = await call(
       session,
