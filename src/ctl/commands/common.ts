@@ -81,8 +81,24 @@ export async function readStdin(): Promise<string> {
  * A client for one endpoint, as clientv3's Maintenance calls dial the endpoint they are given
  * (endpoint status, hashkv, defrag). Errors are returned, not fatal.
  */
-export async function endpointClient(session: Session, endpoint: string): Promise<EtcdClient> {
-  return EtcdClient.connect({ ...session.config.options, endpoints: [endpoint], dialTimeoutMs: 0, commandTimeoutMs: session.config.commandTimeoutMs });
+export async function endpointClient(config: GlobalConfig, endpoint: string): Promise<EtcdClient> {
+  return EtcdClient.connect({ ...config.options, endpoints: [endpoint], dialTimeoutMs: 0, commandTimeoutMs: config.commandTimeoutMs });
+}
+
+/**
+ * endpointsFromCluster for a command that holds no shared client (endpoint health): with --cluster
+ * a client without credentials lists the members, as etcdctl does.
+ */
+export async function endpointsFromConfig(config: GlobalConfig, flags: FlagSet): Promise<string[]> {
+  if (!flags.bool("cluster")) return config.endpoints;
+  const { username: _username, password: _password, ...options } = config.options;
+  const anonymous: GlobalConfig = { ...config, options };
+  const session: Session = { config: anonymous, client: await connect(anonymous), printer: config.printer };
+  try {
+    return await endpointsFromCluster(session, flags);
+  } finally {
+    session.client.close();
+  }
 }
 
 /** Endpoints to act on: --endpoints, or every client URL of the member list with --cluster. */

@@ -49,7 +49,7 @@ export const defragCommand: CommandSpec = {
     let failures = 0;
     for (const ep of await endpointsFromCluster(session, invocation.flags)) {
       try {
-        const client = await endpointClient(session, ep);
+        const client = await endpointClient(session.config, ep);
         try {
           await client.unary(maintenanceService.defragment, create(DefragmentRequestSchema), { timeoutMs: session.config.commandTimeoutMs });
         } finally {

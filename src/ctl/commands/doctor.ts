@@ -78,7 +78,7 @@ function serverCertDaysLeft(url: URL, session: Session): Promise<number | undefi
 async function gather(session: Session, endpoint: string): Promise<EndpointFacts> {
   const useTls = session.config.options.tls !== undefined || endpoint.startsWith("https://");
   const facts: { -readonly [K in keyof EndpointFacts]: EndpointFacts[K] } = { endpoint };
-  const client = await endpointClient(session, endpoint);
+  const client = await endpointClient(session.config, endpoint);
   const options = { timeoutMs: session.config.commandTimeoutMs };
   try {
     try {

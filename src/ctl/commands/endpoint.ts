@@ -8,12 +8,13 @@ import { CtlExit, ExitCode, goErrorText } from "../exit.js";
 import { err } from "../output.js";
 import type { EndpointHashKV, EndpointHealth, EndpointStatus } from "../printers/printer.js";
 import { EtcdError } from "../../api/errors.js";
-import { endpointClient, endpointsFromCluster, enc, flag, openSession, type Session } from "./common.js";
+import { globalConfig, type GlobalConfig } from "../global.js";
+import { endpointClient, endpointsFromCluster, endpointsFromConfig, enc, flag, openSession, type Session } from "./common.js";
 
 const clusterFlag = flag("cluster", "bool", "false", "use all endpoints from the cluster member list");
 
 async function withEndpoint<T>(session: Session, ep: string, use: (client: Awaited<ReturnType<typeof endpointClient>>) => Promise<T>): Promise<T> {
-  const client = await endpointClient(session, ep);
+  const client = await endpointClient(session.config, ep);
   try {
     return await use(client);
   } finally {
@@ -21,16 +22,16 @@ async function withEndpoint<T>(session: Session, ep: string, use: (client: Await
   }
 }
 
-async function checkHealth(session: Session, ep: string): Promise<EndpointHealth> {
+async function checkHealth(config: GlobalConfig, ep: string): Promise<EndpointHealth> {
   let client;
   try {
-    client = await endpointClient(session, ep);
+    client = await endpointClient(config, ep);
   } catch (error) {
     return { ep, health: false, took: "", error: goErrorText(error) };
   }
   const started = performance.now();
   try {
-    await client.unary(kvService.range, create(RangeRequestSchema, { key: enc("health") }), { timeoutMs: session.config.commandTimeoutMs });
+    await client.unary(kvService.range, create(RangeRequestSchema, { key: enc("health") }), { timeoutMs: config.commandTimeoutMs });
     return { ep, health: true, took: formatGoDuration(performance.now() - started), error: "" };
   } catch (error) {
     const took = formatGoDuration(performance.now() - started);
@@ -46,10 +47,12 @@ const healthCommand: CommandSpec = {
   use: "health",
   short: "Checks the healthiness of endpoints specified in `--endpoints` flag",
   async run(invocation) {
-    const session = await openSession(invocation);
-    const endpoints = await endpointsFromCluster(session, invocation.flags);
-    const results = await Promise.all(endpoints.map((ep) => checkHealth(session, ep)));
-    session.printer.endpointHealth(results);
+    // etcdctl's health opens no shared client: each endpoint is dialed (and logged in to) on its
+    // own, so a refused login is that endpoint's error in the output, not the end of the command.
+    const config = await globalConfig(invocation);
+    const endpoints = await endpointsFromConfig(config, invocation.flags);
+    const results = await Promise.all(endpoints.map((ep) => checkHealth(config, ep)));
+    config.printer.endpointHealth(results);
     if (results.some((h) => h.error !== "")) throw new CtlExit(ExitCode.error, "unhealthy cluster");
   },
 };

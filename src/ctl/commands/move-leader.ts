@@ -16,7 +16,7 @@ export const moveLeaderCommand: CommandSpec = {
     const target = BigInt(`0x${text}`);
     const session = await openSession(invocation);
     for (const ep of session.config.endpoints) {
-      const client = await endpointClient(session, ep);
+      const client = await endpointClient(session.config, ep);
       try {
         let status;
         try {
