@@ -91,7 +91,7 @@ export class Command {
   }
 
   /** etcdctl's usage text (before tab alignment). */
-  usageText(version: string, apiVersion: string): string {
+  usageText(version: string, apiVersion: string, options: { helpFlag?: boolean } = {}): string {
     let t = "NAME:\n";
     const relativeName = (c: Command, start: Command) => {
       const parts = [c.name];
@@ -118,14 +118,17 @@ export class Command {
       t += "\nDESCRIPTION:\n";
       for (const line of this.spec.long.replace(/^[\n\t ]+|[\n\t ]+$/g, "").split("\n")) t += `\t${line}\n`;
     }
-    t += `\nOPTIONS:\n${flagUsages(new FlagSet(this.localFlagDefs()).defs())}`;
+    // cobra adds the help flag to a command only when that command runs, so a usage printed for
+    // another one (help's unknown topic) lacks it.
+    const local = options.helpFlag === false ? this.localFlagDefs().filter((d) => d.name !== "help") : this.localFlagDefs();
+    t += `\nOPTIONS:\n${flagUsages(new FlagSet(local).defs())}`;
     const inherited = this.inheritedFlagDefs();
     if (inherited.length > 0) t += `\nGLOBAL OPTIONS:\n${flagUsages(new FlagSet(inherited).defs())}`;
     return `${t}\n`;
   }
 
-  usage(version: string, apiVersion: string): string {
-    return tabwrite(this.usageText(version, apiVersion));
+  usage(version: string, apiVersion: string, options: { helpFlag?: boolean } = {}): string {
+    return tabwrite(this.usageText(version, apiVersion, options));
   }
 }
 

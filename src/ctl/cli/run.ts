@@ -28,7 +28,8 @@ function stripFlags(args: readonly string[], boolNames: Set<string>, boolShorts:
   return words;
 }
 
-function find(root: Command, args: string[]): { command: Command; args: string[] } {
+/** cobra's Find: the deepest command the words of args name, and the args left for it. */
+export function findCommand(root: Command, args: readonly string[]): { command: Command; args: string[] } {
   let command = root;
   let rest = [...args];
   for (;;) {
@@ -71,7 +72,7 @@ function unknownCommandMessage(root: Command, typed: string, rootName: string): 
 
 /** Runs argv (without the program name); returns the exit code. */
 export async function runCli(root: Command, argv: readonly string[], version: string, apiVersion: string): Promise<number> {
-  const { command, args } = find(root, [...argv]);
+  const { command, args } = findCommand(root, argv);
   if (command === root) {
     const words = stripFlags(args, new Set(root.localFlagDefs().filter((d) => d.kind === "bool").map((d) => d.name)), new Set(["h"]));
     if (words.length > 0) {

@@ -23,6 +23,7 @@ import { electCommand } from "./elect.js";
 import { makeMirrorCommand } from "./make-mirror.js";
 import { doctorCommand } from "./doctor.js";
 import { checkCommand } from "./check.js";
+import { helpCommand } from "./help.js";
 
 export const commandSpecs: CommandSpec[] = [
   getCommand,
@@ -47,6 +48,7 @@ export const commandSpecs: CommandSpec[] = [
   roleCommand,
   checkCommand,
   doctorCommand,
+  helpCommand,
 ];
 
 /** The root command; its name appears in usage text and error messages. */
