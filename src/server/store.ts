@@ -1,8 +1,16 @@
 /**
  * Binds the server's KvStore port to src/storage: the MVCC store on the LMDB backend. Translates
  * storage's errors into the shared error table and storage's KeyValue into the wire type, and
- * commits the backend batch after every applied entry so that an entry's effects and its consistent
- * index are published together.
+ * batches backend commits as etcd's batch transaction does (--backend-batch-interval,
+ * --backend-batch-limit): applied entries accumulate in the backend's pending batch, which reads
+ * already see, and one commit publishes many entries with the consistent index of the last one.
+ * The commit comes when the batch holds `limit` operations or `intervalMs` after its first one,
+ * whichever is first; hash, compaction, snapshot, defragment, checkpoint and close commit at once.
+ *
+ * Durability does not rest on these commits: the WAL is synced before any entry is applied (and so
+ * before any client is answered), and after a crash the entries after the committed consistent index
+ * are replayed from the WAL. An entry's effects and its consistent index land in the same commit,
+ * because a commit is only ever made between entries.
  */
 import { create } from "@bufbuild/protobuf";
 import { etcdError } from "../api/errors.js";
@@ -15,6 +23,21 @@ import type { BackendReadView } from "../storage/backend/backend.js";
 import type { KvRead, KvStore, KvWrite, RangeOptions, RangeResult } from "./kv.js";
 import { DefragmentableBackend, removeDefragLeftovers } from "./defrag.js";
 import { openBackendView } from "./snapshot-stream.js";
+import type { Clock } from "../platform/clock.js";
+
+/** etcd 3.4's defaults when --backend-batch-interval / --backend-batch-limit are 0. */
+export const DEFAULT_BACKEND_BATCH_INTERVAL_MS = 100;
+export const DEFAULT_BACKEND_BATCH_LIMIT = 10_000;
+
+/** When applied entries are committed to the backend. */
+export interface BackendBatchPolicy {
+  /** Longest time an applied entry waits in the pending batch, in ms (0: etcd's 100 ms). */
+  intervalMs: number;
+  /** Operations (changes plus one consistent-index write per entry) that force a commit (0: etcd's 10,000). */
+  limit: number;
+  /** Timer source for the interval. */
+  clock: Pick<Clock, "after">;
+}
 
 function toWire(kv: StoredKeyValue): KeyValue {
   return create(KeyValueSchema, {
@@ -80,8 +103,48 @@ export class MvccKvStore implements KvStore {
    * a stat per commit is enough.
    */
   private sizeBytesCache = -1;
+  /** Operations applied since the last commit (etcd's batchTx pending count). */
+  private pendingOps = 0;
+  /** Commit after this many pending operations; 1 (no batching) until `setBatchPolicy`. */
+  private batchLimit = 1;
+  private batchIntervalMs = 0;
+  private batchClock: Pick<Clock, "after"> | undefined;
+  /** Cancels the armed interval commit, when one is armed. */
+  private cancelBatchTimer: (() => void) | undefined;
+  private closed = false;
+
   /** With `watchable`, writes and compactions go through it so watchers see them. */
   constructor(private readonly mvcc: MvccStore, private readonly watchable?: WatchableStore) {}
+
+  /**
+   * Batches commits (see the header). Without a policy every applied entry is committed at once,
+   * which tests of the store alone rely on.
+   */
+  setBatchPolicy(policy: BackendBatchPolicy): void {
+    this.batchIntervalMs = policy.intervalMs > 0 ? policy.intervalMs : DEFAULT_BACKEND_BATCH_INTERVAL_MS;
+    this.batchLimit = policy.limit > 0 ? policy.limit : DEFAULT_BACKEND_BATCH_LIMIT;
+    this.batchClock = policy.clock;
+  }
+
+  /** Commits whatever is pending now (the batch interval's commit, and every forced one). */
+  flush(): void {
+    this.commit();
+  }
+
+  /** Counts an applied entry's operations; commits when the batch is full, else arms the interval. */
+  private applied(ops: number): void {
+    this.pendingOps += ops;
+    if (this.pendingOps >= this.batchLimit || this.batchClock === undefined) {
+      this.commit();
+      return;
+    }
+    if (this.cancelBatchTimer === undefined && !this.closed) {
+      this.cancelBatchTimer = this.batchClock.after(this.batchIntervalMs, () => {
+        this.cancelBatchTimer = undefined;
+        if (!this.closed) this.commit();
+      });
+    }
+  }
 
   observeCommits(observer: (seconds: number) => void): void {
     this.commitObserver = observer;
@@ -89,6 +152,10 @@ export class MvccKvStore implements KvStore {
 
   /** Publishes the pending batch, timing the engine commit. */
   private commit(): void {
+    this.cancelBatchTimer?.();
+    this.cancelBatchTimer = undefined;
+    this.pendingOps = 0;
+    if (!this.mvcc.backend.hasPending()) return;
     const start = process.hrtime.bigint();
     this.mvcc.commit();
     this.sizeBytesCache = -1;
@@ -104,21 +171,25 @@ export class MvccKvStore implements KvStore {
     try {
       return fn(new WriteAdapter(txn));
     } finally {
+      const changes = txn.changes().length;
       txn.end();
+      this.mvcc.setConsistentIndex(consistentIndex);
+      this.applied(changes + 1);
+    }
+  }
+
+  compact(consistentIndex: number, revision: number): void {
+    try {
+      translated(() => (this.watchable ?? this.mvcc).compact(revision));
+    } finally {
       this.mvcc.setConsistentIndex(consistentIndex);
       this.commit();
     }
   }
 
-  compact(consistentIndex: number, revision: number): void {
-    translated(() => (this.watchable ?? this.mvcc).compact(revision));
-    this.mvcc.setConsistentIndex(consistentIndex);
-    this.commit();
-  }
-
   setConsistentIndex(consistentIndex: number): void {
     this.mvcc.setConsistentIndex(consistentIndex);
-    this.commit();
+    this.applied(1);
   }
 
   consistentIndex(): number {
@@ -131,9 +202,11 @@ export class MvccKvStore implements KvStore {
     return this.mvcc.compactRevision;
   }
   hashKV(revision: number): { hash: number; compactRevision: number; revision: number } {
+    this.commit();
     return translated(() => this.mvcc.hashKV(revision));
   }
   hash(): number {
+    this.commit();
     return this.mvcc.hash().hash;
   }
   keyCount(): number {
@@ -148,6 +221,7 @@ export class MvccKvStore implements KvStore {
   }
   /** Rewrites the LMDB file with live pages only (see defrag.ts); other engines just checkpoint. */
   async defragment(): Promise<void> {
+    this.commit();
     this.sizeBytesCache = -1;
     try {
       const backend = this.mvcc.backend;
@@ -158,13 +232,18 @@ export class MvccKvStore implements KvStore {
     }
   }
   snapshotView(): BackendReadView {
+    this.commit();
     return openBackendView(this.mvcc.backend);
   }
+  /** Commits the pending batch and waits until it is on stable storage (before WAL segments go). */
   checkpoint(): Promise<void> {
+    this.commit();
     this.sizeBytesCache = -1;
     return this.mvcc.checkpoint();
   }
   close(): Promise<void> {
+    this.commit();
+    this.closed = true;
     return this.mvcc.close();
   }
 }
