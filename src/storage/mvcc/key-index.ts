@@ -11,7 +11,7 @@
  * (not ending in a tombstone); an empty last generation means the key is currently deleted.
  */
 import { compareRevisions, type Revision } from "../schema.js";
-import { keyString } from "../backend/backend.js";
+import { keyBytes, keyString } from "../backend/backend.js";
 
 /** Set of revisions, keyed "main_sub" (etcd uses map[revision]struct{}). */
 export type RevisionSet = Set<string>;
@@ -39,9 +39,17 @@ export class KeyIndex {
   generations: Generation[] = [];
   /** The key as a one-char-per-byte string: compares (with < and >) exactly as the bytes do. */
   readonly id: string;
+  /** The key's bytes, made from `id` when first asked for (a restart builds a million indexes). */
+  private bytes: Uint8Array | undefined;
 
-  constructor(readonly key: Uint8Array) {
-    this.id = keyString(key);
+  /** Give `key`, or only `id` (keyString of the key) when the bytes are not at hand. */
+  constructor(key: Uint8Array | undefined, id?: string) {
+    this.bytes = key;
+    this.id = id ?? keyString(key!);
+  }
+
+  get key(): Uint8Array {
+    return (this.bytes ??= keyBytes(this.id));
   }
 
   /** Records a put at `rev`; revisions must increase. */
@@ -264,6 +272,11 @@ export class TreeIndex {
   /** The key index of `key`, or undefined. */
   lookup(key: Uint8Array): KeyIndex | undefined {
     return this.byKey.get(keyString(key));
+  }
+
+  /** The key index whose id (keyString of the key) is `id`, or undefined. */
+  lookupId(id: string): KeyIndex | undefined {
+    return this.byKey.get(id);
   }
 
   /** Adds a key index (the key must not be present). */
