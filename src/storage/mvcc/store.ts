@@ -359,7 +359,7 @@ export class MvccStore {
     const trackLeases = this.leaseHooks !== undefined;
     let currentRev = 1;
     this.backend.forEach(KEY_BUCKET, (revKey, value) => {
-      const rev = decodeRevisionKey(revKey);
+      const rev = readRevisionKey(revKey);
       // Decoded in place; only the key is kept, copied, so the engine's buffer is not retained.
       const kv = decodeKeyValue(value);
       const tombstone = isTombstoneKey(revKey);
@@ -506,6 +506,13 @@ class WriteTxn implements TxnWrite {
   private assertOpen(): void {
     if (this.ended) throw new Error("mvcc: write transaction already ended");
   }
+}
+
+/** decodeRevisionKey for the restart scan: the same {main, sub}, read byte by byte (no DataView). */
+function readRevisionKey(key: Uint8Array): Revision {
+  if (key.length !== 17 && key.length !== 18) return decodeRevisionKey(key);
+  const u32 = (at: number): number => ((key[at]! << 24) | (key[at + 1]! << 16) | (key[at + 2]! << 8) | key[at + 3]!) >>> 0;
+  return { main: u32(0) * 2 ** 32 + u32(4), sub: u32(9) * 2 ** 32 + u32(13) };
 }
 
 function textBytes(text: string): Uint8Array {
