@@ -125,9 +125,7 @@ export class RaftNode {
   /** WAL metadata as stored, for a restart check of member identity. */
   static readMetadata(walDir: string): Uint8Array | undefined {
     if (!walExists(walDir)) return undefined;
-    const { wal, state } = Wal.open(walDir);
-    wal.close();
-    return state.metadata;
+    return Wal.readMetadata(walDir);
   }
 
   /** Starts ticking; a single-member group campaigns at once instead of waiting a timeout. */
