@@ -56,7 +56,7 @@ export interface KvStore {
   compact(consistentIndex: number, revision: number): void;
   /** Records the consistent index for an entry that changes no key. */
   setConsistentIndex(consistentIndex: number): void;
-  /** The last applied Raft index whose effects are durable in the store. */
+  /** The last applied Raft index (committed to the backend with the next batch; a restart replays the WAL after the committed one). */
   consistentIndex(): number;
   currentRevision(): number;
   compactRevision(): number;

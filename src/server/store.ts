@@ -126,11 +126,6 @@ export class MvccKvStore implements KvStore {
     this.batchClock = policy.clock;
   }
 
-  /** Commits whatever is pending now (the batch interval's commit, and every forced one). */
-  flush(): void {
-    this.commit();
-  }
-
   /** Counts an applied entry's operations; commits when the batch is full, else arms the interval. */
   private applied(ops: number): void {
     this.pendingOps += ops;
