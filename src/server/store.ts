@@ -121,7 +121,8 @@ export class MvccKvStore implements KvStore {
    * which tests of the store alone rely on.
    */
   setBatchPolicy(policy: BackendBatchPolicy): void {
-    this.batchIntervalMs = policy.intervalMs > 0 ? policy.intervalMs : DEFAULT_BACKEND_BATCH_INTERVAL_MS;
+    // Node timers take at most 2^31-1 ms (longer delays fire after 1 ms).
+    this.batchIntervalMs = policy.intervalMs > 0 ? Math.min(policy.intervalMs, 2 ** 31 - 1) : DEFAULT_BACKEND_BATCH_INTERVAL_MS;
     this.batchLimit = policy.limit > 0 ? policy.limit : DEFAULT_BACKEND_BATCH_LIMIT;
     this.batchClock = policy.clock;
   }
