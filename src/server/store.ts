@@ -17,7 +17,7 @@ import { etcdError } from "../api/errors.js";
 import { KeyValueSchema, type KeyValue } from "../api/gen/mvccpb/kv_pb.js";
 import { CompactedError, FutureRevisionError } from "../storage/mvcc/errors.js";
 import { MvccStore, type TxnRead, type TxnWrite } from "../storage/mvcc/store.js";
-import type { KeyValue as StoredKeyValue } from "../storage/schema.js";
+import { ALARM_BUCKET, type KeyValue as StoredKeyValue } from "../storage/schema.js";
 import type { WatchableStore } from "../storage/watch/index.js";
 import type { BackendReadView } from "../storage/backend/backend.js";
 import type { KvRead, KvStore, KvWrite, RangeOptions, RangeResult } from "./kv.js";
@@ -186,6 +186,20 @@ export class MvccKvStore implements KvStore {
   setConsistentIndex(consistentIndex: number): void {
     this.mvcc.setConsistentIndex(consistentIndex);
     this.applied(1);
+  }
+
+  writeAlarm(consistentIndex: number, key: Uint8Array, raised: boolean): void {
+    if (raised) this.mvcc.backend.put(ALARM_BUCKET, key, new Uint8Array(0));
+    else this.mvcc.backend.delete(ALARM_BUCKET, key);
+    this.mvcc.setConsistentIndex(consistentIndex);
+    this.applied(2);
+  }
+
+  alarmKeys(): Uint8Array[] {
+    this.commit();
+    const keys: Uint8Array[] = [];
+    this.mvcc.backend.forEach(ALARM_BUCKET, (key) => keys.push(key.slice()));
+    return keys;
   }
 
   consistentIndex(): number {
