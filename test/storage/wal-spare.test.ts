@@ -82,3 +82,27 @@ test("a cut before the spare is ready writes its segment in line and starts a fr
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a WAL closed and reopened in one process names its new spare apart from the cancelled one", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "cairn-wal-spare-"));
+  try {
+    const wal = Wal.create(dir, new Uint8Array(0), { segmentBytes: SEGMENT });
+    await until(() => spares(dir).length > 0, "the first spare to start");
+    const [first] = spares(dir);
+    // Closed while its job is writing: the job removes its file when its pending call returns.
+    wal.close();
+    const { wal: reopened } = Wal.open(dir, { segmentBytes: SEGMENT });
+    await until(() => reopened.spareReady(), "the reopened WAL's spare");
+    const [second] = spares(dir);
+    assert.ok(first !== undefined && second !== undefined);
+    assert.notEqual(second, first, "the reopened WAL reused the cancelled spare's name");
+    assert.ok(second.includes(`-${process.pid}-`), `${second} names the process`);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(spares(dir), [second], "the ready spare is still there");
+    assert.equal(statSync(join(dir, second)).size, SEGMENT);
+    reopened.close();
+    await until(() => spares(dir).length === 0, "close to remove the spare");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

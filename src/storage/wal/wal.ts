@@ -61,6 +61,12 @@ interface SpareJob {
 
 /** Name of the spare segment; open() deletes leftovers (it ends in .wal.tmp). */
 const SPARE_NAME = "spare.wal.tmp";
+/**
+ * Numbers the off-loop spares' file names across every Wal of the process (with the pid), so a
+ * cancelled job's late removal never hits a successor, not even one of a WAL reopened in the same
+ * directory by the same process.
+ */
+let spareSerial = 0;
 
 /** What a WAL holds, as read on open. */
 export interface WalState {
@@ -148,8 +154,6 @@ export class Wal {
   private spareStepScheduled = false;
   /** The spare being prepared off the event loop (real file system only); null when none. */
   private spareJob: SpareJob | null = null;
-  /** Numbers the off-loop spares' file names, so a cancelled one never removes its successor. */
-  private spareCounter = 0;
   private closed = false;
 
   private constructor(
@@ -346,7 +350,7 @@ export class Wal {
    * cost the optimisation: the next cut creates its segment in line and reports any error.
    */
   private prepareSpareOffLoop(): void {
-    const job: SpareJob = { cancelled: false, path: joinPath(this.dir, `spare-${++this.spareCounter}.wal.tmp`), created: false };
+    const job: SpareJob = { cancelled: false, path: joinPath(this.dir, `spare-${process.pid}-${++spareSerial}.wal.tmp`), created: false };
     this.spareJob = job;
     const path = job.path;
     const size = this.segmentBytes;
