@@ -95,6 +95,14 @@ class WriteAdapter extends ReadAdapter implements KvWrite {
   }
 }
 
+/** A backend commit failed: the state cannot be trusted any more (fatal for the server). */
+export class BackendCommitError extends Error {
+  constructor(cause: unknown) {
+    super(`backend commit failed, stopping (the WAL holds every applied entry): ${(cause as Error).message ?? String(cause)}`, { cause });
+    this.name = "BackendCommitError";
+  }
+}
+
 export class MvccKvStore implements KvStore {
   private commitObserver: (seconds: number) => void = () => undefined;
   /**
@@ -112,6 +120,8 @@ export class MvccKvStore implements KvStore {
   /** Cancels the armed interval commit, when one is armed. */
   private cancelBatchTimer: (() => void) | undefined;
   private closed = false;
+  /** The failed commit, after which the store refuses every operation that commits. */
+  private failure: BackendCommitError | undefined;
 
   /** With `watchable`, writes and compactions go through it so watchers see them. */
   constructor(private readonly mvcc: MvccStore, private readonly watchable?: WatchableStore) {}
@@ -146,23 +156,53 @@ export class MvccKvStore implements KvStore {
     this.commitObserver = observer;
   }
 
-  /** Publishes the pending batch, timing the engine commit. */
+  /**
+   * Publishes the pending batch, timing the engine commit. A failed commit is fatal, as in etcd
+   * (batch_tx.go: "cannot commit tx"): the batch can be neither committed nor dropped (later
+   * entries build on it), so the store refuses everything after it, the failure goes to the fatal
+   * handler (the process exits; the WAL still holds every applied entry) and the caller gets it too.
+   */
   private commit(): void {
+    this.throwIfFailed();
     this.cancelBatchTimer?.();
     this.cancelBatchTimer = undefined;
     this.pendingOps = 0;
     if (!this.mvcc.backend.hasPending()) return;
     const start = process.hrtime.bigint();
-    this.mvcc.commit();
+    try {
+      this.mvcc.commit();
+    } catch (err) {
+      this.failure = new BackendCommitError(err);
+      this.onFatal(this.failure);
+      throw this.failure;
+    }
     this.sizeBytesCache = -1;
     this.commitObserver(Number(process.hrtime.bigint() - start) / 1e9);
   }
+
+  /** Nothing is applied on top of a batch that failed to commit. */
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /**
+   * Where a failed backend commit goes. The default rethrows it outside the caller's stack, so
+   * the server's uncaught-exception handler logs it as fatal and exits non-zero even when the
+   * commit was started by an RPC (Hash, HashKV, Snapshot, Defragment) whose caller would only have
+   * answered the client.
+   */
+  onFatal: (err: BackendCommitError) => void = (err) => {
+    process.nextTick(() => {
+      throw err;
+    });
+  };
 
   read<T>(fn: (txn: KvRead) => T): T {
     return fn(new ReadAdapter(this.mvcc.read()));
   }
 
   write<T>(consistentIndex: number, fn: (txn: KvWrite) => T): T {
+    this.throwIfFailed();
     const txn = this.watchable?.write() ?? this.mvcc.write();
     try {
       return fn(new WriteAdapter(txn));
@@ -175,6 +215,7 @@ export class MvccKvStore implements KvStore {
   }
 
   compact(consistentIndex: number, revision: number): void {
+    this.throwIfFailed();
     try {
       translated(() => (this.watchable ?? this.mvcc).compact(revision));
     } finally {
@@ -184,11 +225,13 @@ export class MvccKvStore implements KvStore {
   }
 
   setConsistentIndex(consistentIndex: number): void {
+    this.throwIfFailed();
     this.mvcc.setConsistentIndex(consistentIndex);
     this.applied(1);
   }
 
   writeAlarm(consistentIndex: number, key: Uint8Array, raised: boolean): void {
+    this.throwIfFailed();
     if (raised) this.mvcc.backend.put(ALARM_BUCKET, key, new Uint8Array(0));
     else this.mvcc.backend.delete(ALARM_BUCKET, key);
     this.mvcc.setConsistentIndex(consistentIndex);
