@@ -143,6 +143,7 @@ export class LmdbBackend implements Backend {
   }
 
   range(bucket: string, start: Uint8Array, end: Uint8Array | null, limit = 0): BucketEntry[] {
+    this.pending.assertScannable(bucket);
     const db = this.dbs.get(bucket);
     if (db === undefined) return [];
     const options: { start?: Buffer; end?: Buffer; limit?: number } = {};
@@ -155,6 +156,7 @@ export class LmdbBackend implements Backend {
   }
 
   forEach(bucket: string, fn: (key: Uint8Array, value: Uint8Array) => void): void {
+    this.pending.assertScannable(bucket);
     if (!this.dbs.has(bucket)) return;
     let db = this.viewDbs.get(bucket);
     if (db === undefined) {
