@@ -5,7 +5,9 @@
  * commits when forced, the NOSPACE alarm entry is committed by a defragment, a later put is refused
  * (the client is told it failed), the process is killed, and the restart replays that put: it must
  * be refused again, not applied. The second test restarts cairn and real etcd cleanly under NOSPACE
- * and compares what they report.
+ * and compares what they report; the third takes a snapshot under NOSPACE and restores it (etcd
+ * keeps the "alarm" bucket through snapshot restore, with the old member's ID, so the restored
+ * member still refuses writes until the alarm is disarmed).
  */
 import test from "node:test";
 import assert from "node:assert/strict";
@@ -13,6 +15,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, requireEtcd, startMember, type Member } from "./harness.js";
+import { CAIRNUTL, runOk } from "./snapshot-helpers.js";
+
+const CAIRNCTL = join(import.meta.dirname, "../../../bin/cairnctl");
 
 const QUOTA_BYTES = 600_000;
 const VALUE_BYTES = 100_000;
@@ -130,4 +135,42 @@ test("the NOSPACE alarm survives a clean restart, as in etcd", { timeout: 120_00
   if (!requireEtcd(t)) return;
   const etcd = await restartUnderNoSpace("etcd");
   assert.deepEqual(cairn, etcd);
+});
+
+/**
+ * Fills `kind` to NOSPACE, saves a snapshot, restores it into a new data dir with the kind's own
+ * tools (etcdctl or cairnctl + cairnutl) and starts a member there; returns what it reports.
+ */
+async function restoreUnderNoSpace(kind: "etcd" | "cairn"): Promise<{ alarms: string[]; put: string }> {
+  const work = mkdtempSync(join(tmpdir(), `${kind}-alarm-snapshot-`));
+  const flags = [`--quota-backend-bytes=${QUOTA_BYTES}`];
+  let member: Member | undefined;
+  try {
+    member = await startMember(kind, { flags });
+    await fillUntilRefused(member);
+    const snapshot = join(work, "snapshot.db");
+    const ctl = kind === "etcd" ? "etcdctl" : CAIRNCTL;
+    await runOk(ctl, ["--endpoints", member.endpoint, "snapshot", "save", snapshot]);
+    await member.stop();
+    member = undefined;
+    const peerPort = await freePort();
+    const peer = `http://127.0.0.1:${peerPort}`;
+    const restored = join(work, "restored");
+    await runOk(kind === "etcd" ? "etcdctl" : CAIRNUTL, ["snapshot", "restore", snapshot, "--data-dir", join(restored, "data"), "--name", "default", "--initial-cluster", `default=${peer}`, "--initial-advertise-peer-urls", peer]);
+    member = await startMember(kind, { dataDir: restored, peerPort, flags, waitFor: "answering" });
+    const alarms = await alarmList(member);
+    const reply = await put(member, "after-restore", "v");
+    return { alarms, put: reply.status === 200 ? "ok" : (reply.body.error ?? reply.body.message ?? `status ${reply.status}`) };
+  } finally {
+    await member?.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+test("a snapshot taken under NOSPACE restores with the alarm raised, as etcd's does", { timeout: 120_000 }, async (t) => {
+  const cairn = await restoreUnderNoSpace("cairn");
+  assert.deepEqual(cairn.alarms, ["NOSPACE"]);
+  assert.match(cairn.put, /database space exceeded/);
+  if (!requireEtcd(t)) return;
+  assert.deepEqual(cairn, await restoreUnderNoSpace("etcd"));
 });
