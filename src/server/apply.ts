@@ -8,7 +8,7 @@
  * `BackendApplier` (the store). Errors are EtcdErrors from the shared table; a request that fails
  * leaves the store unchanged.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { etcdError } from "../api/errors.js";
 import {
   AlarmMemberSchema,
@@ -58,13 +58,14 @@ export interface Applier {
 export class AlarmStore {
   /** Raised alarms by "memberID/type". */
   private readonly raised = new Map<string, AlarmMember>();
-  activate(memberId: bigint, alarm: AlarmType): AlarmMember {
+  /** Raises an alarm; `added` is false when it was already raised. */
+  activate(memberId: bigint, alarm: AlarmType): { member: AlarmMember; added: boolean } {
     const key = `${memberId}/${alarm}`;
     const existing = this.raised.get(key);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) return { member: existing, added: false };
     const member = create(AlarmMemberSchema, { memberID: memberId, alarm });
     this.raised.set(key, member);
-    return member;
+    return { member, added: true };
   }
   deactivate(memberId: bigint, alarm: AlarmType): AlarmMember | undefined {
     const key = `${memberId}/${alarm}`;
@@ -81,9 +82,15 @@ export class AlarmStore {
   has(alarm: AlarmType): boolean {
     return this.get(alarm).length > 0;
   }
-  /** Loads persisted alarms at startup. */
-  load(members: readonly AlarmMember[]): void {
-    for (const m of members) this.activate(m.memberID, m.alarm);
+  /**
+   * Loads the alarms persisted in the backend's alarm bucket (keys: encoded AlarmMember), before
+   * the WAL is replayed, so that replayed entries see the alarms their first apply saw.
+   */
+  load(keys: readonly Uint8Array[]): void {
+    for (const key of keys) {
+      const m = fromBinary(AlarmMemberSchema, key);
+      this.activate(m.memberID, m.alarm);
+    }
   }
 }
 
@@ -347,22 +354,35 @@ export class BackendApplier implements Applier {
     return create(CompactionResponseSchema, { header: header(this.store.currentRevision()) });
   }
 
+  /**
+   * A raised or cleared alarm is written to the alarm bucket in the same batch as the entry's
+   * consistent index (etcd's AlarmStore writes its bucket in the apply's batch transaction).
+   */
   alarm(request: AlarmRequest): AlarmResponse {
-    this.store.setConsistentIndex(this.index);
     const response = create(AlarmResponseSchema, {});
+    let changed: { member: AlarmMember; raised: boolean } | undefined;
     switch (request.action) {
       case AlarmRequest_AlarmAction.GET:
         response.alarms = this.alarms.get(request.alarm);
         break;
       case AlarmRequest_AlarmAction.ACTIVATE:
-        if (request.alarm !== AlarmType.NONE) response.alarms = [this.alarms.activate(request.memberID, request.alarm)];
+        if (request.alarm !== AlarmType.NONE) {
+          const { member, added } = this.alarms.activate(request.memberID, request.alarm);
+          response.alarms = [member];
+          if (added) changed = { member, raised: true };
+        }
         break;
       case AlarmRequest_AlarmAction.DEACTIVATE: {
         const member = this.alarms.deactivate(request.memberID, request.alarm);
-        if (member !== undefined) response.alarms = [member];
+        if (member !== undefined) {
+          response.alarms = [member];
+          changed = { member, raised: false };
+        }
         break;
       }
     }
+    if (changed === undefined) this.store.setConsistentIndex(this.index);
+    else this.store.writeAlarm(this.index, toBinary(AlarmMemberSchema, changed.member), changed.raised);
     return response;
   }
 }

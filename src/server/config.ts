@@ -180,6 +180,10 @@ export interface ServerConfig {
   initialClusterState: "new" | "existing";
   initialClusterToken: string;
   snapshotCount: number;
+  /** Longest wait before applied entries are committed to the backend (0: etcd's 100 ms). */
+  backendBatchIntervalMs: number;
+  /** Pending backend operations that force a commit (0: etcd's 10,000). */
+  backendBatchLimit: number;
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
   /** Backend size above which the NOSPACE alarm is raised; 0 in the flag means DEFAULT_QUOTA_BYTES, negative disables (quota.ts). */
@@ -531,6 +535,8 @@ function buildConfig(values: Map<string, string>, explicit: Set<string>): Server
     initialClusterState: get("initial-cluster-state") as "new" | "existing",
     initialClusterToken: get("initial-cluster-token"),
     snapshotCount: num("snapshot-count"),
+    backendBatchIntervalMs: ms("backend-batch-interval"),
+    backendBatchLimit: num("backend-batch-limit"),
     heartbeatIntervalMs,
     electionTimeoutMs,
     quotaBackendBytes: num("quota-backend-bytes") === 0 ? DEFAULT_QUOTA_BYTES : num("quota-backend-bytes"),

@@ -56,7 +56,14 @@ export interface KvStore {
   compact(consistentIndex: number, revision: number): void;
   /** Records the consistent index for an entry that changes no key. */
   setConsistentIndex(consistentIndex: number): void;
-  /** The last applied Raft index whose effects are durable in the store. */
+  /**
+   * Raises (`raised`) or clears an alarm in the backend's alarm bucket, with the entry's consistent
+   * index in the same batch. `key` is the encoded etcdserverpb.AlarmMember (see ALARM_BUCKET).
+   */
+  writeAlarm(consistentIndex: number, key: Uint8Array, raised: boolean): void;
+  /** The alarm bucket's keys as committed (read at start-up, before the WAL is replayed). */
+  alarmKeys(): Uint8Array[];
+  /** The last applied Raft index (committed to the backend with the next batch; a restart replays the WAL after the committed one). */
   consistentIndex(): number;
   currentRevision(): number;
   compactRevision(): number;

@@ -79,6 +79,7 @@ async function main(): Promise<void> {
     minLeaseTtlSeconds: minLeaseTtlSeconds(electionTicks, config.heartbeatIntervalMs),
     clock: realClock,
   });
+  store.setBatchPolicy({ intervalMs: config.backendBatchIntervalMs, limit: config.backendBatchLimit, clock: realClock });
   watchable.startSyncLoop({ every: realClock.every, soon: (fn) => setImmediate(fn) });
   const server = new EtcdServer({
     memberId,

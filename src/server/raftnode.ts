@@ -125,9 +125,7 @@ export class RaftNode {
   /** WAL metadata as stored, for a restart check of member identity. */
   static readMetadata(walDir: string): Uint8Array | undefined {
     if (!walExists(walDir)) return undefined;
-    const { wal, state } = Wal.open(walDir);
-    wal.close();
-    return state.metadata;
+    return Wal.readMetadata(walDir);
   }
 
   /** Starts ticking; a single-member group campaigns at once instead of waiting a timeout. */
@@ -182,8 +180,10 @@ export class RaftNode {
     const voters = this.node.status().confState.voters;
     if (voters.length !== 1 || voters[0] !== this.options.id) return;
     if (this.applied < this.committed) return;
-    this.campaigned = true;
     this.node.campaign();
+    // Raft refuses while conf changes wait to be applied (a fresh group's bootstrap entries): try
+    // again after the next Ready then.
+    this.campaigned = this.node.status().softState.role !== RaftRole.Follower;
   }
 
   private assertRunning(): void {
@@ -197,6 +197,8 @@ export class RaftNode {
       this.scheduled = false;
       if (this.stopped) return;
       try {
+        // A restart with nothing left to apply produces no Ready, so the campaign is tried here too.
+        this.maybeCampaignAlone();
         while (this.node.hasReady()) this.handleReady(this.node.ready());
       } catch (err) {
         this.fatal = err;
@@ -263,6 +265,9 @@ export class RaftNode {
         this.snapshotIndex = index;
         this.wal.releaseTo(index);
         this.wal.purge(this.options.maxWals);
+        // Entries applied while this snapshot was taken may already be due for the next one; an
+        // idle group produces no Ready that would check again.
+        this.maybeSnapshot();
       },
       (err: unknown) => {
         this.snapshotting = false;

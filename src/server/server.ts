@@ -162,6 +162,8 @@ export class EtcdServer {
       memberIdHex: options.memberId.toString(16),
     });
     this.store.observeCommits((seconds) => this.metrics.backendCommitSeconds.observe(seconds));
+    // Before the WAL replay (RaftNode), as etcd restores its AlarmStore before applying.
+    this.alarms.load(this.store.alarmKeys());
     this.raft = new RaftNode({
       id: options.memberId,
       peers: options.members.map((m) => m.id),

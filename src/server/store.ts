@@ -1,20 +1,43 @@
 /**
  * Binds the server's KvStore port to src/storage: the MVCC store on the LMDB backend. Translates
  * storage's errors into the shared error table and storage's KeyValue into the wire type, and
- * commits the backend batch after every applied entry so that an entry's effects and its consistent
- * index are published together.
+ * batches backend commits as etcd's batch transaction does (--backend-batch-interval,
+ * --backend-batch-limit): applied entries accumulate in the backend's pending batch, which reads
+ * already see, and one commit publishes many entries with the consistent index of the last one.
+ * The commit comes when the batch holds `limit` operations or `intervalMs` after its first one,
+ * whichever is first; hash, compaction, snapshot, defragment, checkpoint and close commit at once.
+ *
+ * Durability does not rest on these commits: the WAL is synced before any entry is applied (and so
+ * before any client is answered), and after a crash the entries after the committed consistent index
+ * are replayed from the WAL. An entry's effects and its consistent index land in the same commit,
+ * because a commit is only ever made between entries.
  */
 import { create } from "@bufbuild/protobuf";
 import { etcdError } from "../api/errors.js";
 import { KeyValueSchema, type KeyValue } from "../api/gen/mvccpb/kv_pb.js";
 import { CompactedError, FutureRevisionError } from "../storage/mvcc/errors.js";
 import { MvccStore, type TxnRead, type TxnWrite } from "../storage/mvcc/store.js";
-import type { KeyValue as StoredKeyValue } from "../storage/schema.js";
+import { ALARM_BUCKET, type KeyValue as StoredKeyValue } from "../storage/schema.js";
 import type { WatchableStore } from "../storage/watch/index.js";
 import type { BackendReadView } from "../storage/backend/backend.js";
 import type { KvRead, KvStore, KvWrite, RangeOptions, RangeResult } from "./kv.js";
 import { DefragmentableBackend, removeDefragLeftovers } from "./defrag.js";
 import { openBackendView } from "./snapshot-stream.js";
+import type { Clock } from "../platform/clock.js";
+
+/** etcd 3.4's defaults when --backend-batch-interval / --backend-batch-limit are 0. */
+export const DEFAULT_BACKEND_BATCH_INTERVAL_MS = 100;
+export const DEFAULT_BACKEND_BATCH_LIMIT = 10_000;
+
+/** When applied entries are committed to the backend. */
+export interface BackendBatchPolicy {
+  /** Longest time an applied entry waits in the pending batch, in ms (0: etcd's 100 ms). */
+  intervalMs: number;
+  /** Operations (changes plus one consistent-index write per entry) that force a commit (0: etcd's 10,000). */
+  limit: number;
+  /** Timer source for the interval. */
+  clock: Pick<Clock, "after">;
+}
 
 function toWire(kv: StoredKeyValue): KeyValue {
   return create(KeyValueSchema, {
@@ -72,6 +95,14 @@ class WriteAdapter extends ReadAdapter implements KvWrite {
   }
 }
 
+/** A backend commit failed: the state cannot be trusted any more (fatal for the server). */
+export class BackendCommitError extends Error {
+  constructor(cause: unknown) {
+    super(`backend commit failed, stopping (the WAL holds every applied entry): ${(cause as Error).message ?? String(cause)}`, { cause });
+    this.name = "BackendCommitError";
+  }
+}
+
 export class MvccKvStore implements KvStore {
   private commitObserver: (seconds: number) => void = () => undefined;
   /**
@@ -80,45 +111,138 @@ export class MvccKvStore implements KvStore {
    * a stat per commit is enough.
    */
   private sizeBytesCache = -1;
+  /** Operations applied since the last commit (etcd's batchTx pending count). */
+  private pendingOps = 0;
+  /** Commit after this many pending operations; 1 (no batching) until `setBatchPolicy`. */
+  private batchLimit = 1;
+  private batchIntervalMs = 0;
+  private batchClock: Pick<Clock, "after"> | undefined;
+  /** Cancels the armed interval commit, when one is armed. */
+  private cancelBatchTimer: (() => void) | undefined;
+  private closed = false;
+  /** The failed commit, after which the store refuses every operation that commits. */
+  private failure: BackendCommitError | undefined;
+
   /** With `watchable`, writes and compactions go through it so watchers see them. */
   constructor(private readonly mvcc: MvccStore, private readonly watchable?: WatchableStore) {}
+
+  /**
+   * Batches commits (see the header). Without a policy every applied entry is committed at once,
+   * which tests of the store alone rely on.
+   */
+  setBatchPolicy(policy: BackendBatchPolicy): void {
+    // Node timers take at most 2^31-1 ms (longer delays fire after 1 ms).
+    this.batchIntervalMs = policy.intervalMs > 0 ? Math.min(policy.intervalMs, 2 ** 31 - 1) : DEFAULT_BACKEND_BATCH_INTERVAL_MS;
+    this.batchLimit = policy.limit > 0 ? policy.limit : DEFAULT_BACKEND_BATCH_LIMIT;
+    this.batchClock = policy.clock;
+  }
+
+  /** Counts an applied entry's operations; commits when the batch is full, else arms the interval. */
+  private applied(ops: number): void {
+    this.pendingOps += ops;
+    if (this.pendingOps >= this.batchLimit || this.batchClock === undefined) {
+      this.commit();
+      return;
+    }
+    if (this.cancelBatchTimer === undefined && !this.closed) {
+      this.cancelBatchTimer = this.batchClock.after(this.batchIntervalMs, () => {
+        this.cancelBatchTimer = undefined;
+        if (!this.closed) this.commit();
+      });
+    }
+  }
 
   observeCommits(observer: (seconds: number) => void): void {
     this.commitObserver = observer;
   }
 
-  /** Publishes the pending batch, timing the engine commit. */
+  /**
+   * Publishes the pending batch, timing the engine commit. A failed commit is fatal, as in etcd
+   * (batch_tx.go: "cannot commit tx"): the batch can be neither committed nor dropped (later
+   * entries build on it), so the store refuses everything after it, the failure goes to the fatal
+   * handler (the process exits; the WAL still holds every applied entry) and the caller gets it too.
+   */
   private commit(): void {
+    this.throwIfFailed();
+    this.cancelBatchTimer?.();
+    this.cancelBatchTimer = undefined;
+    this.pendingOps = 0;
+    if (!this.mvcc.backend.hasPending()) return;
     const start = process.hrtime.bigint();
-    this.mvcc.commit();
+    try {
+      this.mvcc.commit();
+    } catch (err) {
+      this.failure = new BackendCommitError(err);
+      this.onFatal(this.failure);
+      throw this.failure;
+    }
     this.sizeBytesCache = -1;
     this.commitObserver(Number(process.hrtime.bigint() - start) / 1e9);
   }
+
+  /** Nothing is applied on top of a batch that failed to commit. */
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /**
+   * Where a failed backend commit goes. The default rethrows it outside the caller's stack, so
+   * the server's uncaught-exception handler logs it as fatal and exits non-zero even when the
+   * commit was started by an RPC (Hash, HashKV, Snapshot, Defragment) whose caller would only have
+   * answered the client.
+   */
+  onFatal: (err: BackendCommitError) => void = (err) => {
+    process.nextTick(() => {
+      throw err;
+    });
+  };
 
   read<T>(fn: (txn: KvRead) => T): T {
     return fn(new ReadAdapter(this.mvcc.read()));
   }
 
   write<T>(consistentIndex: number, fn: (txn: KvWrite) => T): T {
+    this.throwIfFailed();
     const txn = this.watchable?.write() ?? this.mvcc.write();
     try {
       return fn(new WriteAdapter(txn));
     } finally {
+      const changes = txn.changes().length;
       txn.end();
+      this.mvcc.setConsistentIndex(consistentIndex);
+      this.applied(changes + 1);
+    }
+  }
+
+  compact(consistentIndex: number, revision: number): void {
+    this.throwIfFailed();
+    try {
+      translated(() => (this.watchable ?? this.mvcc).compact(revision));
+    } finally {
       this.mvcc.setConsistentIndex(consistentIndex);
       this.commit();
     }
   }
 
-  compact(consistentIndex: number, revision: number): void {
-    translated(() => (this.watchable ?? this.mvcc).compact(revision));
+  setConsistentIndex(consistentIndex: number): void {
+    this.throwIfFailed();
     this.mvcc.setConsistentIndex(consistentIndex);
-    this.commit();
+    this.applied(1);
   }
 
-  setConsistentIndex(consistentIndex: number): void {
+  writeAlarm(consistentIndex: number, key: Uint8Array, raised: boolean): void {
+    this.throwIfFailed();
+    if (raised) this.mvcc.backend.put(ALARM_BUCKET, key, new Uint8Array(0));
+    else this.mvcc.backend.delete(ALARM_BUCKET, key);
     this.mvcc.setConsistentIndex(consistentIndex);
+    this.applied(2);
+  }
+
+  alarmKeys(): Uint8Array[] {
     this.commit();
+    const keys: Uint8Array[] = [];
+    this.mvcc.backend.forEach(ALARM_BUCKET, (key) => keys.push(key.slice()));
+    return keys;
   }
 
   consistentIndex(): number {
@@ -131,9 +255,11 @@ export class MvccKvStore implements KvStore {
     return this.mvcc.compactRevision;
   }
   hashKV(revision: number): { hash: number; compactRevision: number; revision: number } {
+    this.commit();
     return translated(() => this.mvcc.hashKV(revision));
   }
   hash(): number {
+    this.commit();
     return this.mvcc.hash().hash;
   }
   keyCount(): number {
@@ -148,6 +274,7 @@ export class MvccKvStore implements KvStore {
   }
   /** Rewrites the LMDB file with live pages only (see defrag.ts); other engines just checkpoint. */
   async defragment(): Promise<void> {
+    this.commit();
     this.sizeBytesCache = -1;
     try {
       const backend = this.mvcc.backend;
@@ -158,13 +285,18 @@ export class MvccKvStore implements KvStore {
     }
   }
   snapshotView(): BackendReadView {
+    this.commit();
     return openBackendView(this.mvcc.backend);
   }
+  /** Commits the pending batch and waits until it is on stable storage (before WAL segments go). */
   checkpoint(): Promise<void> {
+    this.commit();
     this.sizeBytesCache = -1;
     return this.mvcc.checkpoint();
   }
   close(): Promise<void> {
+    this.commit();
+    this.closed = true;
     return this.mvcc.close();
   }
 }

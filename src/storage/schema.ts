@@ -29,7 +29,13 @@ export const MEMBERS_BUCKET = "members";
 export const MEMBERS_REMOVED_BUCKET = "members_removed";
 /** Cluster-wide settings: "clusterVersion" → semver text such as "3.4.0". */
 export const CLUSTER_BUCKET = "cluster";
-/** Raised alarms: protobuf etcdserverpb.AlarmMember → empty value. */
+/**
+ * Raised alarms, as etcd 3.4's v3alarm store keeps them: the key is the protobuf-encoded
+ * etcdserverpb.AlarmMember (field 1 memberID varint, field 2 alarm varint, zero fields omitted;
+ * e.g. member 0x8e9e05c52164694d with NOSPACE = 08 cd d2 91 8b d2 b8 81 cf 8e 01 10 01), the value
+ * is empty. Written in the same batch as the consistent index of the alarm entry; read before the
+ * WAL is replayed on start-up.
+ */
 export const ALARM_BUCKET = "alarm";
 /** Auth settings: "authEnabled" → one byte (1 or 0); "authRevision" → 8-byte big-endian uint64. */
 export const AUTH_BUCKET = "auth";

@@ -41,6 +41,11 @@ export interface MemberOptions {
   dataDir?: string;
   clientPort?: number;
   peerPort?: number;
+  /**
+   * What start-up waits for: /health answering "true" (the default), or any /health answer (a
+   * member with a raised alarm reports itself unhealthy).
+   */
+  waitFor?: "healthy" | "answering";
 }
 
 /** A running etcd or cairn process. */
@@ -93,11 +98,11 @@ export async function startMember(kind: "etcd" | "cairn", options: MemberOptions
   const command = kind === "etcd" ? "etcd" : join(REPO_ROOT, "bin/cairn");
   const child = spawnMember([command], args, { cwd: dataDir });
   const member = new Member(kind, child, dataDir, clientPort, peerPort, ownsDir);
-  await waitHealthy(member);
+  await waitHealthy(member, options.waitFor ?? "healthy");
   return member;
 }
 
-async function waitHealthy(member: Member): Promise<void> {
+async function waitHealthy(member: Member, waitFor: "healthy" | "answering"): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (member.process.exitCode !== null) throw new Error(`${member.kind} exited with ${member.process.exitCode}: ${member.stderrChunks.join("").slice(-2000)}`);
@@ -105,6 +110,7 @@ async function waitHealthy(member: Member): Promise<void> {
       const res = await fetch(`${member.url}/health`);
       const body = await res.text();
       if (res.status === 200 && body.includes('"true"')) return;
+      if (waitFor === "answering" && body.includes('"health"')) return;
     } catch {
       // not listening yet
     }

@@ -52,6 +52,11 @@ test("/metrics on the client URL and on --listen-metrics-urls; SIGTERM exits cle
   try {
     const put = await fetch(`${member.url}/v3/kv/put`, { method: "POST", body: JSON.stringify({ key: "bQ==", value: "dg==" }) });
     assert.equal(put.status, 200);
+    // The backend commits applied entries in batches (--backend-batch-interval, 100 ms as etcd):
+    // wait for the batch holding the put before reading the commit histogram.
+    for (let i = 0; i < 100 && /^etcd_disk_backend_commit_duration_seconds_count 0$/m.test(await (await fetch(`${member.url}/metrics`)).text()); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     for (const base of [member.url, `http://127.0.0.1:${metricsPort}`]) {
       const res = await fetch(`${base}/metrics`);
       assert.equal(res.status, 200);

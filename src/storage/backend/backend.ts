@@ -32,10 +32,11 @@ export interface Backend {
   delete(bucket: string, key: Uint8Array): void;
   /**
    * Committed entries of `bucket` with start ≤ key < end (end null: to the last key), in key
-   * order, at most `limit` (0: no limit). Pending writes are not seen: commit first.
+   * order, at most `limit` (0: no limit). Scans do not see pending writes, so a scan of a bucket
+   * with pending writes throws (PendingScanError): commit first.
    */
   range(bucket: string, start: Uint8Array, end: Uint8Array | null, limit?: number): BucketEntry[];
-  /** Calls `fn` for every committed entry of `bucket` in key order. */
+  /** Calls `fn` for every committed entry of `bucket` in key order; throws as `range` does. */
   forEach(bucket: string, fn: (key: Uint8Array, value: Uint8Array) => void): void;
   /** Whether writes are pending. */
   hasPending(): boolean;
@@ -83,6 +84,14 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
 }
 
+/** A scan was asked of a bucket whose pending writes it would miss (a caller forgot to commit). */
+export class PendingScanError extends Error {
+  constructor(bucket: string) {
+    super(`backend: scan of bucket ${JSON.stringify(bucket)} while it has uncommitted writes (commit first)`);
+    this.name = "PendingScanError";
+  }
+}
+
 /** A pending batch: per bucket, key → value (null: delete). Shared by the engines. */
 export class PendingBatch {
   readonly creates = new Set<string>();
@@ -101,6 +110,11 @@ export class PendingBatch {
   lookup(bucket: string, key: Uint8Array): Uint8Array | null | undefined {
     if (this.writes.size === 0) return undefined;
     return this.writes.get(bucket)?.get(keyString(key));
+  }
+
+  /** Throws PendingScanError when `bucket` has pending writes (engines call it before a scan). */
+  assertScannable(bucket: string): void {
+    if (this.writes.has(bucket)) throw new PendingScanError(bucket);
   }
 
   isEmpty(): boolean {

@@ -40,11 +40,26 @@ export const LMDB_DURABILITY_OPTIONS = { noSync: false, noMetaSync: true, overla
 
 type BinaryDb = Database<Buffer, Buffer>;
 
+/**
+ * Value codec of the scan handles behind `forEach`: values come out as views into lmdb-js's shared
+ * read buffer (or the memory map) instead of fresh copies, which is much of what a restart's
+ * million-entry scan spends allocating and collecting. A view is valid only until the scan moves
+ * on, as the Backend port documents. (Keys stay lmdb-js's binary keys: small copies; a custom key
+ * codec loses the scan's start position.)
+ */
+const VIEW_VALUES = {
+  encode: (value: Uint8Array): Uint8Array => value,
+  // A plain Uint8Array, not a Buffer: callers copy with .slice(), which on a Buffer makes a view.
+  decode: (bytes: Uint8Array, size: number): Uint8Array => new Uint8Array(bytes.buffer, bytes.byteOffset, size),
+};
+
 export class LmdbBackend implements Backend {
   private env: RootDatabase;
   private registry: BinaryDb;
   /** Open database handles by bucket name (every known bucket is open). */
   private readonly dbs = new Map<string, BinaryDb>();
+  /** Scan handles (view codecs) by bucket name, opened on first use. */
+  private readonly viewDbs = new Map<string, Database<Uint8Array, Uint8Array>>();
   private readonly pending = new PendingBatch();
   private readonly path: string;
   private readonly mapSizeBytes: number;
@@ -63,6 +78,7 @@ export class LmdbBackend implements Backend {
 
   private openBuckets(): void {
     this.dbs.clear();
+    this.viewDbs.clear();
     for (const key of this.registry.getKeys({})) this.dbs.set(Buffer.from(key).toString("latin1"), this.openDb(Buffer.from(key).toString("latin1")));
   }
 
@@ -127,6 +143,7 @@ export class LmdbBackend implements Backend {
   }
 
   range(bucket: string, start: Uint8Array, end: Uint8Array | null, limit = 0): BucketEntry[] {
+    this.pending.assertScannable(bucket);
     const db = this.dbs.get(bucket);
     if (db === undefined) return [];
     const options: { start?: Buffer; end?: Buffer; limit?: number } = {};
@@ -139,8 +156,13 @@ export class LmdbBackend implements Backend {
   }
 
   forEach(bucket: string, fn: (key: Uint8Array, value: Uint8Array) => void): void {
-    const db = this.dbs.get(bucket);
-    if (db === undefined) return;
+    this.pending.assertScannable(bucket);
+    if (!this.dbs.has(bucket)) return;
+    let db = this.viewDbs.get(bucket);
+    if (db === undefined) {
+      db = this.env.openDB<Uint8Array, Uint8Array>({ name: bucket, keyEncoding: "binary", encoder: VIEW_VALUES } as never);
+      this.viewDbs.set(bucket, db);
+    }
     for (const { key, value } of db.getRange({})) fn(key, value);
   }
 

@@ -32,6 +32,7 @@ export class MemoryBackend implements Backend {
   }
 
   range(bucket: string, start: Uint8Array, end: Uint8Array | null, limit = 0): BucketEntry[] {
+    this.pending.assertScannable(bucket);
     const m = this.data.get(bucket);
     if (m === undefined) return [];
     const out: BucketEntry[] = [];

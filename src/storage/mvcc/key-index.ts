@@ -11,7 +11,7 @@
  * (not ending in a tombstone); an empty last generation means the key is currently deleted.
  */
 import { compareRevisions, type Revision } from "../schema.js";
-import { keyString } from "../backend/backend.js";
+import { keyBytes, keyString } from "../backend/backend.js";
 
 /** Set of revisions, keyed "main_sub" (etcd uses map[revision]struct{}). */
 export type RevisionSet = Set<string>;
@@ -39,9 +39,17 @@ export class KeyIndex {
   generations: Generation[] = [];
   /** The key as a one-char-per-byte string: compares (with < and >) exactly as the bytes do. */
   readonly id: string;
+  /** The key's bytes, made from `id` when first asked for (a restart builds a million indexes). */
+  private bytes: Uint8Array | undefined;
 
-  constructor(readonly key: Uint8Array) {
-    this.id = keyString(key);
+  /** Give `key`, or only `id` (keyString of the key) when the bytes are not at hand. */
+  constructor(key: Uint8Array | undefined, id?: string) {
+    this.bytes = key;
+    this.id = id ?? keyString(key!);
+  }
+
+  get key(): Uint8Array {
+    return (this.bytes ??= keyBytes(this.id));
   }
 
   /** Records a put at `rev`; revisions must increase. */
@@ -266,6 +274,11 @@ export class TreeIndex {
     return this.byKey.get(keyString(key));
   }
 
+  /** The key index whose id (keyString of the key) is `id`, or undefined. */
+  lookupId(id: string): KeyIndex | undefined {
+    return this.byKey.get(id);
+  }
+
   /** Adds a key index (the key must not be present). */
   insert(ki: KeyIndex): void {
     this.sorted.insert(ki);
@@ -372,7 +385,9 @@ export class TreeIndex {
   }
 
   finishBulkLoad(): void {
-    const all = [...this.byKey.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    this.sorted.rebuild(all);
+    // The default sort compares strings by UTF-16 code units: for one-char-per-byte ids that is
+    // byte order, and it runs without calling back into JS per comparison.
+    const ids = [...this.byKey.keys()].sort();
+    this.sorted.rebuild(ids.map((id) => this.byKey.get(id)!));
   }
 }

@@ -16,7 +16,7 @@
  * `setConsistentIndex(lastAppliedIndex)` (or per entry) and then `commit()`; after a restart it
  * skips entries with index ≤ `consistentIndex()`.
  */
-import type { Backend, BucketEntry } from "../backend/backend.js";
+import { keyString, type Backend, type BucketEntry } from "../backend/backend.js";
 import {
   ALL_BUCKETS, KEY_BUCKET, META_BUCKET, META_CONSISTENT_INDEX, META_FINISHED_COMPACT_REV, META_SCHEDULED_COMPACT_REV,
   decodeKeyValue, decodeRevisionKey, decodeUint64, encodeKeyValue, encodeRevisionKey, encodeUint64, isTombstoneKey,
@@ -359,22 +359,24 @@ export class MvccStore {
     const trackLeases = this.leaseHooks !== undefined;
     let currentRev = 1;
     this.backend.forEach(KEY_BUCKET, (revKey, value) => {
-      const rev = decodeRevisionKey(revKey);
+      const rev = readRevisionKey(revKey);
       // Decoded in place; only the key is kept, copied, so the engine's buffer is not retained.
       const kv = decodeKeyValue(value);
       const tombstone = isTombstoneKey(revKey);
+      // One string per key serves as map key and sort key; the bytes are rebuilt from it on use.
+      const id = keyString(kv.key);
       if (trackLeases) {
-        const name = Buffer.from(kv.key).toString("latin1");
-        if (tombstone || kv.lease === 0n) keyToLease.delete(name);
-        else keyToLease.set(name, { key: kv.key.slice(), lease: kv.lease });
+        if (tombstone || kv.lease === 0n) {
+          if (keyToLease.size > 0) keyToLease.delete(id);
+        } else keyToLease.set(id, { key: kv.key.slice(), lease: kv.lease });
       }
       currentRev = rev.main;
-      const ki = this.index.lookup(kv.key);
+      const ki = this.index.lookupId(id);
       if (ki !== undefined) {
         if (tombstone) ki.tombstone(rev);
         else ki.put(rev);
       } else if (!tombstone) {
-        const fresh = new KeyIndex(kv.key.slice());
+        const fresh = new KeyIndex(undefined, id);
         fresh.restore({ main: kv.createRevision, sub: 0 }, rev, kv.version);
         this.index.insertUnordered(fresh);
       }
@@ -504,6 +506,13 @@ class WriteTxn implements TxnWrite {
   private assertOpen(): void {
     if (this.ended) throw new Error("mvcc: write transaction already ended");
   }
+}
+
+/** decodeRevisionKey for the restart scan: the same {main, sub}, read byte by byte (no DataView). */
+function readRevisionKey(key: Uint8Array): Revision {
+  if (key.length !== 17 && key.length !== 18) return decodeRevisionKey(key);
+  const u32 = (at: number): number => ((key[at]! << 24) | (key[at + 1]! << 16) | (key[at + 2]! << 8) | key[at + 3]!) >>> 0;
+  return { main: u32(0) * 2 ** 32 + u32(4), sub: u32(9) * 2 ** 32 + u32(13) };
 }
 
 function textBytes(text: string): Uint8Array {

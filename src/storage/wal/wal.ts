@@ -14,6 +14,7 @@
  */
 import type { Entry, HardState, SnapshotMetadata } from "../../raft/types.js";
 import { EMPTY_HARD_STATE } from "../../raft/types.js";
+import * as nodeFs from "node:fs";
 import { nodeFileSystem, joinPath, type FileHandle, type FileSystem } from "../../platform/fs.js";
 import { WAL_DEFAULT_SEGMENT_BYTES, WAL_MAX_RECORD_PAYLOAD_BYTES, WAL_RECORD_HEADER_BYTES } from "../schema.js";
 import {
@@ -32,9 +33,10 @@ export interface WalOptions {
   /** Called with the duration of every fdatasync in seconds (for etcd_disk_wal_fsync_duration_seconds). */
   observeFsyncSeconds?: (seconds: number) => void;
   /**
-   * Zero-fill the next segment in the background (1 MiB per event-loop turn) so that a cut only
-   * writes the opening block and renames, as etcd's file pipeline does (default true). Turn off for
-   * deterministic simulation.
+   * Zero-fill the next segment in the background so that a cut only writes the opening block and
+   * renames, as etcd's file pipeline does (default true). On the real file system the zeros are
+   * written and synced by libuv's thread pool, off the event loop; on another FileSystem port (fault
+   * injection) 1 MiB per event-loop turn. Turn off for deterministic simulation.
    */
   preallocateNextSegment?: boolean;
 }
@@ -49,8 +51,22 @@ interface SpareSegment {
   ready: boolean;
 }
 
+/** A spare segment being written off the event loop. */
+interface SpareJob {
+  cancelled: boolean;
+  path: string;
+  /** The file exists (so cancelling removes it). */
+  created: boolean;
+}
+
 /** Name of the spare segment; open() deletes leftovers (it ends in .wal.tmp). */
 const SPARE_NAME = "spare.wal.tmp";
+/**
+ * Numbers the off-loop spares' file names across every Wal of the process (with the pid), so a
+ * cancelled job's late removal never hits a successor, not even one of a WAL reopened in the same
+ * directory by the same process.
+ */
+let spareSerial = 0;
 
 /** What a WAL holds, as read on open. */
 export interface WalState {
@@ -136,6 +152,8 @@ export class Wal {
   private spare: SpareSegment | null = null;
   /** A background preparation step is scheduled. */
   private spareStepScheduled = false;
+  /** The spare being prepared off the event loop (real file system only); null when none. */
+  private spareJob: SpareJob | null = null;
   private closed = false;
 
   private constructor(
@@ -199,6 +217,26 @@ export class Wal {
       hardState: state.hardState, snapshot: state.snapshot, openingEnd: 0,
     });
     return { wal, state };
+  }
+
+  /**
+   * The metadata given to `Wal.create`, from the opening block of the oldest segment alone: no
+   * replay and no repair (a restart reads its identity first and opens the WAL afterwards).
+   */
+  static readMetadata(dir: string, options: { fs?: FileSystem } = {}): Uint8Array {
+    const fs = options.fs ?? nodeFileSystem;
+    const path = joinPath(dir, listSegments(fs, dir)[0]!.name);
+    const file = fs.openReadWrite(path);
+    try {
+      const image = new SegmentImage(file);
+      const head = image.readRecordAt(0, 0);
+      if (head.kind !== "record" || head.body.type !== WAL_RECORD_SEGMENT_HEADER) throw new WalCorruptionError(`wal: ${path} does not start with a segment header`, path, 0);
+      const meta = image.readRecordAt(head.next, head.crc);
+      if (meta.kind !== "record" || meta.body.type !== WAL_RECORD_METADATA) throw new WalCorruptionError(`wal: no metadata record after the segment header of ${path}`, path, head.next);
+      return meta.body.payload.slice();
+    } finally {
+      file.close();
+    }
   }
 
   /** Queues a hard state (skipped when null or empty) and entries; durable only after sync(). */
@@ -281,18 +319,103 @@ export class Wal {
   close(): void {
     this.pending = [];
     this.closed = true;
+    this.cancelSpareJob();
     this.dropSpare();
     this.file.close();
     this.failure ??= new Error("wal: closed");
   }
 
+  /** Whether a fully zero-filled, synced spare segment is waiting for the next cut (for tests). */
+  spareReady(): boolean {
+    return this.spare?.ready === true;
+  }
+
   private scheduleSpare(): void {
     if (!this.preallocateNext || this.spareStepScheduled || this.closed || this.spare?.ready === true) return;
+    if (this.fs === nodeFileSystem) {
+      if (this.spareJob === null && this.spare === null) this.prepareSpareOffLoop();
+      return;
+    }
     this.spareStepScheduled = true;
     setImmediate(() => {
       this.spareStepScheduled = false;
       this.spareStep();
     });
+  }
+
+  /**
+   * Prepares the spare with asynchronous node:fs calls (thread pool): zeros in 1 MiB writes, a
+   * sync every 8 MiB and at the end, then the file is handed to the WAL as a ready spare. A cut or
+   * close in the meantime cancels it; the job then closes and removes its own file. Failures only
+   * cost the optimisation: the next cut creates its segment in line and reports any error.
+   */
+  private prepareSpareOffLoop(): void {
+    const job: SpareJob = { cancelled: false, path: joinPath(this.dir, `spare-${process.pid}-${++spareSerial}.wal.tmp`), created: false };
+    this.spareJob = job;
+    const path = job.path;
+    const size = this.segmentBytes;
+    const zeros = new Uint8Array(Math.min(ZERO_FILL_CHUNK_BYTES, size));
+    let fd = -1;
+    const abandon = (): void => {
+      if (this.spareJob === job) this.spareJob = null;
+      const remove = (): void => nodeFs.rm(path, { force: true }, () => undefined);
+      if (fd < 0) return remove();
+      const open = fd;
+      fd = -1;
+      nodeFs.close(open, remove);
+    };
+    const finish = (): void => {
+      nodeFs.fdatasync(fd, (syncError) => {
+        if (syncError !== null || job.cancelled) return abandon();
+        const open = fd;
+        fd = -1;
+        nodeFs.close(open, (closeError) => {
+          if (closeError !== null || job.cancelled) return abandon();
+          this.spareJob = null;
+          try {
+            this.spare = { file: this.fs.openReadWrite(path), path, filledBytes: size, ready: true };
+          } catch {
+            abandon();
+          }
+        });
+      });
+    };
+    const fill = (at: number): void => {
+      if (job.cancelled) return abandon();
+      if (at >= size) return finish();
+      nodeFs.write(fd, zeros, 0, Math.min(zeros.length, size - at), at, (error, written) => {
+        if (error !== null || written <= 0 || job.cancelled) return abandon();
+        const next = at + written;
+        if (next < size && next % (8 * ZERO_FILL_CHUNK_BYTES) === 0) nodeFs.fdatasync(fd, (e) => (e === null ? fill(next) : abandon()));
+        else fill(next);
+      });
+    };
+    // Started in a later turn, like the in-loop steps; the file is created synchronously (cheap)
+    // so that cancelling can remove it at once, and only the zeros and syncs go to the pool.
+    setImmediate(() => {
+      if (job.cancelled) return;
+      try {
+        fd = nodeFs.openSync(path, "w+");
+        job.created = true;
+      } catch {
+        return abandon();
+      }
+      fill(0);
+    });
+  }
+
+  /** Stops the spare under way; its file goes now, its descriptor when the pending call returns. */
+  private cancelSpareJob(): void {
+    const job = this.spareJob;
+    if (job === null) return;
+    job.cancelled = true;
+    this.spareJob = null;
+    if (!job.created) return;
+    try {
+      nodeFs.rmSync(job.path, { force: true });
+    } catch {
+      // Leftovers are removed by the next open.
+    }
   }
 
   /** One background step: zero-fill the next chunk of the spare segment, then sync it. */
@@ -401,6 +524,7 @@ export class Wal {
       this.spare = null;
       next = finishSegment(this.fs, this.dir, spare.file, spare.path, header, this.metadata, this.latestHardState, this.latestSnapshot);
     } else {
+      this.cancelSpareJob();
       this.dropSpare();
       next = writeSegment(this.fs, this.dir, this.segmentBytes, header, this.metadata, this.latestHardState, this.latestSnapshot);
     }
