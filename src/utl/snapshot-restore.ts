@@ -7,7 +7,7 @@
  * is then built under a temporary name beside the target and renamed into place, so a failed
  * restore leaves nothing behind.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { BboltReader, decodeBucketValue, type BucketEntry } from "../storage/bbolt/reader.js";
 import { openSnapshotDatabase, verifySnapshotHash } from "../storage/bbolt/snapshot-file.js";
@@ -16,6 +16,7 @@ import { FlagError, flagIsTrue, formatFlagHelp, parseFlags, type FlagSpec } from
 import { ExitCode, exitWithError, type CommandIO } from "./io.js";
 import { MEMBERS_BUCKET, MEMBERS_REMOVED_BUCKET, encodeMemberJson, encodeMemberKey } from "../storage/schema.js";
 import { formatId } from "../storage/membership.js";
+import { syncPath } from "../storage/etcd/backend.js";
 import { MembershipConfigError, buildInitialCluster, type InitialCluster } from "./membership.js";
 import { describeSnapshotError } from "./snapshot-status.js";
 
@@ -217,14 +218,7 @@ function isRunning(pid: number): boolean {
 }
 
 /** Makes a rename inside `dir` durable. */
-export function syncDirectory(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
+export const syncDirectory: (dir: string) => void = syncPath;
 
 /**
  * Runs the command. `target` is the storage layer's bulk loader; without one (before Cairn's MVCC
