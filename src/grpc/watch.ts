@@ -18,7 +18,8 @@ import {
   type WatchRequest,
   type WatchResponse,
 } from "../api/gen/etcdserverpb/rpc_pb.js";
-import { EventSchema, Event_EventType, KeyValueSchema, type Event, type KeyValue } from "../api/gen/mvccpb/kv_pb.js";
+import { EventSchema, Event_EventType, type Event } from "../api/gen/mvccpb/kv_pb.js";
+import { toWire } from "../server/store.js";
 import type { WatchHandlers } from "../api/grpc.js";
 import { realClock } from "../platform/clock.js";
 import { GRPC_OVERHEAD_BYTES, type EtcdServer } from "../server/server.js";
@@ -225,16 +226,6 @@ class ServerWatchStream {
   }
 }
 
-function toWire(kv: StoredKeyValue): KeyValue {
-  return create(KeyValueSchema, {
-    key: kv.key,
-    createRevision: BigInt(kv.createRevision),
-    modRevision: BigInt(kv.modRevision),
-    version: BigInt(kv.version),
-    value: kv.value,
-    lease: kv.lease,
-  });
-}
 
 function varintBytes(n: number): number {
   let bytes = 1;

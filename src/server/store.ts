@@ -39,7 +39,8 @@ export interface BackendBatchPolicy {
   clock: Pick<Clock, "after">;
 }
 
-function toWire(kv: StoredKeyValue): KeyValue {
+/** A stored key-value as the wire's mvccpb.KeyValue (Range, watch events, election responses). */
+export function toWire(kv: StoredKeyValue): KeyValue {
   return create(KeyValueSchema, {
     key: kv.key,
     createRevision: BigInt(kv.createRevision),

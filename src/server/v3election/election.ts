@@ -24,8 +24,9 @@ import {
   type ResignRequest,
   type ResignResponse,
 } from "../../api/gen/v3electionpb/v3election_pb.js";
-import { KeyValueSchema, type KeyValue } from "../../api/gen/mvccpb/kv_pb.js";
-import { EventType, type WatchEvent } from "../../storage/watch/index.js";
+import type { KeyValue } from "../../api/gen/mvccpb/kv_pb.js";
+import { toWire } from "../store.js";
+import { EventType } from "../../storage/watch/index.js";
 import { createRevisionIs, firstCreate, leaseHex, opDelete, opGet, opPut, prefixEnd, type Abort, type LocalClient } from "../v3lock/local-client.js";
 
 /** Errors the concurrency package returns; etcd sends them with code Unknown. */
@@ -110,7 +111,7 @@ export class ElectionService {
         await this.client.watch(prefix, prefixEnd(prefix), startRev, abort, (r) => {
           const put = r.events.find((e) => e.type === EventType.Put);
           if (put === undefined) return false;
-          kv = toWire(put);
+          kv = toWire(put.kv);
           header = { ...response.header!, revision: kv.modRevision };
           return true;
         });
@@ -121,7 +122,7 @@ export class ElectionService {
       await this.client.watch(kv.key, null, Number(header.revision) + 1, abort, (r) => {
         for (const e of r.events) {
           if (e.type === EventType.Delete) return true;
-          send(create(LeaderResponseSchema, { header: { ...base, revision: BigInt(r.revision) }, kv: toWire(e) }));
+          send(create(LeaderResponseSchema, { header: { ...base, revision: BigInt(r.revision) }, kv: toWire(e.kv) }));
         }
         return false;
       });
@@ -155,14 +156,3 @@ function concat(bytes: Uint8Array, suffix: string): Uint8Array {
   return new Uint8Array(Buffer.concat([bytes, Buffer.from(suffix)]));
 }
 
-function toWire(event: WatchEvent): KeyValue {
-  const kv = event.kv;
-  return create(KeyValueSchema, {
-    key: kv.key,
-    createRevision: BigInt(kv.createRevision),
-    modRevision: BigInt(kv.modRevision),
-    version: BigInt(kv.version),
-    value: kv.value,
-    lease: kv.lease,
-  });
-}
