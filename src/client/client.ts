@@ -270,6 +270,15 @@ export class EtcdClient {
     return index;
   }
 
+  /**
+   * Waits, without a deadline, until some endpoint is connected and makes it the current one: a
+   * stream that failed as unavailable reopens there, as clientv3's streams wait for a ready
+   * connection (grpc-go's WaitForReady) before they resume.
+   */
+  async waitForConnection(): Promise<void> {
+    await this.pickConnection(undefined);
+  }
+
   private reportFailure(attempt: number, code: GrpcCode, details: string): void {
     const first = this.connections[0]!.endpoint.original;
     this.options.onAttemptFailed?.({ target: first, attempt, code, details });
