@@ -18,17 +18,15 @@ import {
   RangeRequestSchema,
   RequestOpSchema,
   TxnRequestSchema,
-  WatchCreateRequestSchema,
-  WatchRequestSchema,
   type RangeResponse,
   type ResponseHeader,
   type WatchResponse,
 } from "../api/gen/etcdserverpb/rpc_pb.js";
 import { Event_EventType, type KeyValue } from "../api/gen/mvccpb/kv_pb.js";
-import { kvService, leaseService, watchService } from "../api/grpc.js";
-import { GrpcCode } from "../api/errors.js";
-import { mapCallError, type EtcdClient } from "./client.js";
-import { LeaseKeepAlive, retryConnWaitMs } from "./keepalive.js";
+import { kvService, leaseService } from "../api/grpc.js";
+import type { EtcdClient } from "./client.js";
+import { LeaseKeepAlive } from "./keepalive.js";
+import { watchUntil } from "./watch.js";
 
 const enc = (text: string) => new TextEncoder().encode(text);
 
@@ -97,38 +95,9 @@ function firstCreated(prefix: Uint8Array<ArrayBuffer>) {
   return rangeOp(prefix, { rangeEnd: prefixEnd(prefix), limit: 1n, order: RangeRequest_SortOrder.ASCEND });
 }
 
-/**
- * Resolves when key is deleted at or after revision. As a clientv3 watch, the watch resumes when its
- * stream fails as unavailable (a restarted server), from the revision after the last one it saw.
- */
+/** Resolves when key is deleted at or after revision (the watch resumes across reconnects). */
 function waitDelete(client: EtcdClient, key: Uint8Array<ArrayBuffer>, revision: bigint): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let from = revision;
-    const watch = () => {
-      const stream = client.bidiStream(watchService.watch);
-      let settled = false;
-      stream.on("data", (response: WatchResponse) => {
-        const last = response.events.at(-1);
-        if (last !== undefined) from = (last.kv?.modRevision ?? 0n) + 1n;
-        if (response.events.some((e) => e.type === Event_EventType.DELETE) || response.canceled) {
-          settled = true;
-          stream.cancel();
-          resolve();
-        }
-      });
-      stream.on("error", (raw: unknown) => {
-        if (settled) return;
-        settled = true;
-        const error = mapCallError(raw);
-        if (error.code === GrpcCode.CANCELLED) resolve();
-        else if ((error.code === GrpcCode.UNAVAILABLE || error.code === GrpcCode.INTERNAL) && !error.is("noLeader")) {
-          setTimeout(() => void client.waitForConnection().then(watch), retryConnWaitMs);
-        } else reject(error);
-      });
-      stream.write(create(WatchRequestSchema, { requestUnion: { case: "createRequest", value: create(WatchCreateRequestSchema, { key, startRevision: from }) } }));
-    };
-    watch();
-  });
+  return watchUntil(client, { key, startRevision: revision }, (response) => response.events.some((e) => e.type === Event_EventType.DELETE));
 }
 
 /** Waits until no key under prefix has a create revision <= maxCreateRevision (clientv3's waitDeletes). */
@@ -279,23 +248,6 @@ export class Election {
     signal: AbortSignal,
     isDone: (response: WatchResponse) => boolean,
   ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const stream = this.session.client.bidiStream(watchService.watch);
-      const abort = () => {
-        stream.cancel();
-        resolve();
-      };
-      signal.addEventListener("abort", abort, { once: true });
-      stream.on("data", (response: WatchResponse) => {
-        if (response.events.length === 0) return;
-        if (isDone(response)) {
-          signal.removeEventListener("abort", abort);
-          stream.cancel();
-          resolve();
-        }
-      });
-      stream.on("error", (error: { code?: number }) => (error.code === 1 ? resolve() : reject(error)));
-      stream.write(create(WatchRequestSchema, { requestUnion: { case: "createRequest", value: create(WatchCreateRequestSchema, { key, rangeEnd, startRevision: revision }) } }));
-    });
+    return watchUntil(this.session.client, { key, rangeEnd, startRevision: revision, signal }, (response) => response.events.length > 0 && isDone(response));
   }
 }

@@ -114,6 +114,44 @@ describe("long-running commands survive a server restart as etcdctl's do", { ski
     assert.equal(theirs!.last, `lease ${lease} expired or revoked.`);
   });
 
+  test("elect -l keeps observing across the restart and reports the next leader", async () => {
+    const first = start("etcdctl", ["elect", "vote", "p1"]);
+    await until("the first leader", () => first.stdout.includes("p1"));
+    const observers = ["etcdctl", cairnctl].map((tool) => start(tool, ["elect", "-l", "vote"]));
+    await until("observers to see p1", () => observers.every((o) => o.stdout.includes("p1\n")));
+    await etcd.restart(500);
+    first.child.kill("SIGINT");
+    await until("the first leader to resign", () => first.code !== undefined);
+    const second = start("etcdctl", ["elect", "vote", "p2"]);
+    await until("observers to see p2", () => observers.every((o) => o.stdout.includes("p2\n")));
+    const shape = (text: string) => text.replace(/vote\/[0-9a-f]+/g, "vote/<lease>");
+    assert.equal(shape(observers[1]!.stdout), shape(observers[0]!.stdout));
+    assert.equal(observers[1]!.stderr, observers[0]!.stderr);
+    second.child.kill("SIGINT");
+  });
+
+  test("make-mirror keeps mirroring after its source restarts", async () => {
+    const dest = await startEtcd();
+    try {
+      const mirrors = [
+        { tool: "etcdctl", prefix: "m/e/" },
+        { tool: cairnctl, prefix: "m/c/" },
+      ].map(({ tool, prefix }) => ({ prefix, running: start(tool, ["make-mirror", `--prefix=${prefix}`, dest.endpoint]) }));
+      const destKeys = () => etcdctl(dest, "get", "m/", "--prefix", "--keys-only").split("\n").filter((l) => l !== "");
+      for (const { prefix } of mirrors) etcdctl(etcd, "put", `${prefix}1`, "a");
+      await until("the first keys to be mirrored", () => destKeys().length === 2);
+      await etcd.restart(500);
+      for (const { prefix } of mirrors) {
+        etcdctl(etcd, "put", `${prefix}2`, "b");
+        etcdctl(etcd, "del", `${prefix}1`);
+      }
+      await until("the writes after the restart to be mirrored", () => destKeys().join(",") === "m/c/2,m/e/2");
+      for (const { running } of mirrors) assert.ok(isRunning(running.child));
+    } finally {
+      await dest.stop();
+    }
+  });
+
   for (const tool of ["etcdctl", cairnctl]) {
     test(`a lock waiter (${tool === "etcdctl" ? "etcdctl" : "cairnctl"}) keeps waiting across the restart and gets the lock when it is released`, async () => {
       const name = `lock-${tool === "etcdctl" ? "e" : "c"}`;

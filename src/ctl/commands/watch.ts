@@ -17,6 +17,7 @@ import { goQuote } from "../printers/go.js";
 import { prefixRangeEnd } from "../printers/simple.js";
 import { enc, flag, openSession, type Session } from "./common.js";
 import { mapCallError } from "../../client/client.js";
+import { isResumable, nextRevision } from "../../client/watch.js";
 import { argify } from "./txn.js";
 
 const watchFlags = [
@@ -114,15 +115,6 @@ function isProgressNotify(response: WatchResponse): boolean {
   return response.events.length === 0 && !response.canceled && !response.created && response.compactRevision === 0n && (response.header?.revision ?? 0n) !== 0n;
 }
 
-/**
- * Whether a failed watch stream is reopened and its watches resumed, as clientv3 does: errors
- * meaning "the system will be right back" (Unavailable, Internal), except a lost leader.
- */
-function resumable(error: unknown): boolean {
-  const mapped = mapCallError(error);
-  return (mapped.code === GrpcCode.UNAVAILABLE || mapped.code === GrpcCode.INTERNAL) && !mapped.is("noLeader");
-}
-
 /** Longest pause between attempts to reopen a stream that keeps failing without an answer. */
 const maxResumeBackoffMs = 1_000;
 
@@ -184,7 +176,7 @@ class WatchStream {
       if (this.stream !== stream) return;
       this.stream = undefined;
       if (error.code === GrpcCode.CANCELLED) this.onClosed(undefined);
-      else if (resumable(error)) void this.resume();
+      else if (isResumable(error)) void this.resume();
       else this.onError(error);
     });
     stream.on("end", () => {
@@ -212,16 +204,9 @@ class WatchStream {
     for (const spec of this.pending) stream.write(createRequest(spec, this.nextRev.get(spec) ?? spec.rev));
   }
 
-  /** Records where a watch resumes after this response (clientv3's nextRev rules). */
+  /** Records where a watch resumes after this response. */
   private advance(spec: WatchSpec, response: WatchResponse): void {
-    let next = this.nextRev.get(spec) ?? spec.rev;
-    // A watch of "now" is bound to the store revision at creation, so a reconnect misses nothing.
-    if (response.created) {
-      if (next === 0n) next = response.header?.revision ?? 0n;
-    } else next = response.header?.revision ?? 0n;
-    const last = response.events.at(-1);
-    if (last !== undefined) next = (last.kv?.modRevision ?? 0n) + 1n;
-    this.nextRev.set(spec, next);
+    this.nextRev.set(spec, nextRevision(this.nextRev.get(spec) ?? spec.rev, response));
   }
 
   private receive(response: WatchResponse): void {
