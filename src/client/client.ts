@@ -373,8 +373,14 @@ export class EtcdClient {
 }
 
 /** Maps a grpc-js call error to an EtcdError; an expired deadline reads as Go's context error. */
+/** grpc-js's words for a connection lost under a call; grpc-go (and so etcdctl) says "transport is closing". */
+const connectionLost = new Set(["read ECONNRESET", "write EPIPE", "Connection dropped"]);
+
 export function mapCallError(raw: unknown): EtcdError {
   const error = fromServiceError(raw);
   if (error.code === GrpcCode.DEADLINE_EXCEEDED && error.errorName === undefined) return deadlineExceeded();
+  if (error.code === GrpcCode.UNAVAILABLE && connectionLost.has(error.message)) {
+    return new EtcdError(GrpcCode.UNAVAILABLE, "transport is closing", undefined, { cause: raw });
+  }
   return error;
 }

@@ -8,7 +8,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { resolve } from "node:path";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { skipWithoutEtcd, startEtcd, type EtcdProcess } from "../client/etcd.js";
 import { isRunning, killAndWait, killOnExit } from "../support/etcd.js";
 
@@ -150,6 +152,39 @@ describe("long-running commands survive a server restart as etcdctl's do", { ski
     } finally {
       await dest.stop();
     }
+  });
+
+  test("snapshot save cut off by a server crash: same warning, error and exit code, no .part file left", async () => {
+    // 20 values of 1 MB: far more than the socket buffers hold while the client is stopped.
+    const value = "v".repeat(1_000_000);
+    for (let i = 0; i < 20; i++) {
+      const result = spawnSync("etcdctl", [`--endpoints=${etcd.endpoint}`, "put", `big/${i}`], { input: value, env: { ...process.env, ETCDCTL_API: "3" } });
+      assert.equal(result.status, 0, String(result.stderr));
+    }
+    const outcomes = [];
+    for (const tool of ["etcdctl", cairnctl]) {
+      const dir = mkdtempSync(join(tmpdir(), "cairn-snap-cut-"));
+      try {
+        const path = join(dir, "s.db");
+        const saving = start(tool, ["snapshot", "save", path]);
+        await until("the download to start", () => existsSync(`${path}.part`) && statSync(`${path}.part`).size > 0);
+        // Stopped, the client cannot finish the download before the server dies under it.
+        saving.child.kill("SIGSTOP");
+        await etcd.restart(0);
+        saving.child.kill("SIGCONT");
+        await until("the save to fail", () => saving.code !== undefined);
+        const stderr = saving.stderr
+          .split("\n")
+          .filter((line) => !line.startsWith('{"level":"info"'))
+          .join("\n")
+          .replace(/"ts":"[^"]+"/g, '"ts":"<time>"');
+        outcomes.push({ code: saving.code, stderr, stdout: saving.stdout, files: readdirSync(dir) });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    assert.deepEqual(outcomes[1], outcomes[0]);
+    assert.equal(outcomes[0]!.code, 5);
   });
 
   for (const tool of ["etcdctl", cairnctl]) {
