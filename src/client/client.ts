@@ -271,12 +271,13 @@ export class EtcdClient {
   }
 
   /**
-   * Waits, without a deadline, until some endpoint is connected and makes it the current one: a
+   * Waits (without a deadline unless timeoutMs is given) until some endpoint is connected and makes
+   * it the current one, telling whether one did: a
    * stream that failed as unavailable reopens there, as clientv3's streams wait for a ready
    * connection (grpc-go's WaitForReady) before they resume.
    */
-  async waitForConnection(): Promise<void> {
-    await this.pickConnection(undefined);
+  async waitForConnection(timeoutMs?: number): Promise<boolean> {
+    return (await this.pickConnection(timeoutMs === undefined ? undefined : new Date(Date.now() + timeoutMs))) !== undefined;
   }
 
   private reportFailure(attempt: number, code: GrpcCode, details: string): void {

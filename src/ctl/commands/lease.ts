@@ -84,8 +84,12 @@ const listCommand: CommandSpec = {
   },
 };
 
-/** clientv3's KeepAliveOnce: one request on its own stream; its answer or error, once. */
-function keepAliveOnce(session: Session, id: bigint, onResponse: (r: LeaseKeepAliveResponse) => void): Promise<void> {
+/**
+ * clientv3's KeepAliveOnce: one request on its own stream; its answer or error, once. The stream
+ * waits for a connected endpoint first, without a deadline (etcdctl passes context.TODO()).
+ */
+async function keepAliveOnce(session: Session, id: bigint, onResponse: (r: LeaseKeepAliveResponse) => void): Promise<void> {
+  await session.client.waitForConnection();
   return new Promise((resolve, reject) => {
     const stream = session.client.bidiStream(leaseService.leaseKeepAlive);
     const finish = (error?: unknown) => {
