@@ -6,9 +6,9 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { freePort, skipWithoutEtcd, startEtcd, type EtcdProcess } from "../client/etcd.js";
 import { haveOpenssl, makePki, type TestPki } from "../client/tls.js";
 import { killOnExit } from "../support/etcd.js";
@@ -150,6 +150,11 @@ async function runInteractive(script: string, env: NodeJS.ProcessEnv, steps: rea
     if (step.kind === "send") child.stdin.write(`${step.line}\n`);
     else if (step.kind === "wait") await until(() => lineCount(output[step.stream]) >= step.lines);
     else if (step.kind === "run") runShell(`{\n${step.script}\n} >/dev/null 2>&1 </dev/null\n`, { ...env, CTL: "etcdctl" }, undefined);
+    else if (step.kind === "until") {
+      const succeeds = () => runShell(`{\n${step.script}\n} >/dev/null 2>&1 </dev/null\n`, { ...env, CTL: "etcdctl" }, undefined).code === 0;
+      const deadline = performance.now() + interactWaitMs;
+      while (!succeeds() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    } else if (step.kind === "signal") signalCommand(child.pid!, step.signal);
     else if (step.kind === "close") child.stdin.end();
     else {
       killGroup(child.pid!);
@@ -161,6 +166,30 @@ async function runInteractive(script: string, env: NodeJS.ProcessEnv, steps: rea
   await until(() => false);
   if (!done) killGroup(child.pid!);
   return { ...output, code: await exited };
+}
+
+/**
+ * Sends a signal to the command a case's script is running: the shell's children, or the script
+ * process itself when bash exec'd a lone command in place of itself. The shell is spared, so it
+ * goes on to report the command's exit status.
+ */
+function signalCommand(shellPid: number, signal: NodeJS.Signals): void {
+  let targets = [shellPid];
+  try {
+    if (basename(readlinkSync(`/proc/${shellPid}/exe`)) === "bash") {
+      targets = readFileSync(`/proc/${shellPid}/task/${shellPid}/children`, "utf8").split(/\s+/).filter((pid) => pid !== "").map(Number);
+    }
+  } catch {
+    return; // The script has already ended.
+  }
+  assert.ok(targets.length > 0, `signal ${signal}: the script runs no command to signal`);
+  for (const pid of targets) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
 }
 
 function killGroup(pid: number): void {
