@@ -2,7 +2,7 @@
  * Differential test through real etcdctl 3.4: the same watch / lease / lock / elect session against
  * real etcd 3.4.23 and against cairn, outputs compared after normalizing what legitimately differs
  * (cluster and member IDs, Raft terms, lease IDs — mapped to <L1>, <L2>… in order of appearance —
- * and remaining TTLs, checked to be within 2 s of the granted TTL). Revisions are compared as they
+ * and remaining TTLs, checked to be within 10 s of the granted TTL). Revisions are compared as they
  * are: both members start empty and see the same writes.
  */
 import test from "node:test";
@@ -187,12 +187,16 @@ function normalize(text: string): string {
   return out;
 }
 
-/** Remaining TTLs printed right after a grant of `granted` seconds must be within 2 s of it. */
+/**
+ * Remaining TTLs printed soon after a grant of `granted` seconds must be a little under it: within
+ * 10 s, as five etcdctl runs come between the grant and the first timetolive and each can take
+ * most of a second on a loaded machine (2 s was too tight); a unit or sign error is still caught.
+ */
 function checkRemaining(text: string): void {
   for (const m of text.matchAll(/granted with TTL\((\d+)s\), remaining\((\d+)s\)/g)) {
     const granted = Number(m[1]);
     const remaining = Number(m[2]);
-    assert.ok(remaining <= granted && remaining >= granted - 2, `remaining ${remaining} of ${granted}`);
+    assert.ok(remaining <= granted && remaining >= granted - 10, `remaining ${remaining} of ${granted}`);
   }
 }
 
