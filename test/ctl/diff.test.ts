@@ -54,8 +54,8 @@ const normalizers: Record<string, (text: string) => string> = {
   ttl: (t) => t.replace(/remaining\(\d+s\)/g, "remaining(<n>s)").replace(/"(ttl|TTL)":\d+/g, '"$1":<n>').replace(/"TTL" : \d+/g, '"TTL" : <n>').replace(/TTL\(\d+\)/g, "TTL(<n>)"),
   /** cheggaaa/pb progress bars redraw with carriage returns on their own clock. */
   progress: (t) => t.replace(/\r[^\n]*\n/g, "<progress>\n"),
-  /** Resident memory measured by check datascale. */
-  memory: (t) => t.replace(/memory used : [0-9.]+ MB/g, "memory used : <n> MB"),
+  /** Resident memory measured by check datascale: a difference of two RSS samples, so it can be negative. */
+  memory: (t) => t.replace(/memory used : -?[0-9.]+ MB/g, "memory used : <n> MB"),
   /** Member lists come in member-id order, and added members get random ids. */
   "member-order": (t) =>
     t
