@@ -36,7 +36,10 @@
  * No fixed delays: `timeout` and `sleep` are refused in cmd:, setup: and interact lines, because
  * whether a command has printed everything (or a lease, lock or mirror has settled) after N
  * seconds depends on how loaded the machine is. A command that runs until interrupted waits for
- * its output (`wait`), then gets a `signal`; a condition is polled with `until`.
+ * its output (`wait`), then gets a `signal`; a condition is polled with `until`. diff.test.ts
+ * also fails, on every run, an interactive case that waits for fewer stdout lines than a tool
+ * printed (checkNoRace) and a table holding a normalized random id without table-width
+ * (checkTableWidths): both would otherwise fail only now and then.
  *
  * Every script runs under bash with ETCDCTL_API=3, ETCDCTL_ENDPOINTS=$EP and EP, URL, DATA set, and
  * WORK: an empty scratch directory with the same path for both tools. CTL_CASES=word1,word2 runs
