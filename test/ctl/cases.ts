@@ -20,11 +20,26 @@
  *                              send <line>        write the line and a newline to its stdin
  *                              wait stdout <n>    wait until stdout holds n lines (stderr alike)
  *                              run <shell line>   run a line with real etcdctl, output discarded
+ *                              until <shell line> run the line with real etcdctl again and again
+ *                                                 until it succeeds (polls a condition)
+ *                              signal <NAME>      send SIGNAME (INT, TERM, HUP) to the command the
+ *                                                 script runs (the shell's children), not to the
+ *                                                 shell, so `; echo "exit=$?"` still reports how
+ *                                                 the command ended: its own code when it handles
+ *                                                 the signal, 128+n when the signal killed it
  *                              close              close its stdin
  *                              kill               kill it (its whole process group) and stop
  *                            After the last step stdin is closed and the command must exit by
- *                            itself. A wait that is never satisfied times out and the outputs
- *                            are compared as they are. Not combined with stdin:.
+ *                            itself. A wait or until that is never satisfied times out and the
+ *                            outputs are compared as they are. Not combined with stdin:.
+ *
+ * No fixed delays: `timeout` and `sleep` are refused in cmd:, setup: and interact lines, because
+ * whether a command has printed everything (or a lease, lock or mirror has settled) after N
+ * seconds depends on how loaded the machine is. A command that runs until interrupted waits for
+ * its output (`wait`), then gets a `signal`; a condition is polled with `until`. diff.test.ts
+ * also fails, on every run, an interactive case that waits for fewer stdout lines than a tool
+ * printed (checkNoRace) and a table holding a normalized random id without table-width
+ * (checkTableWidths): both would otherwise fail only now and then.
  *
  * Every script runs under bash with ETCDCTL_API=3, ETCDCTL_ENDPOINTS=$EP and EP, URL, DATA set, and
  * WORK: an empty scratch directory with the same path for both tools. CTL_CASES=word1,word2 runs
@@ -47,6 +62,8 @@ export type InteractStep =
   | { readonly kind: "send"; readonly line: string }
   | { readonly kind: "wait"; readonly stream: "stdout" | "stderr"; readonly lines: number }
   | { readonly kind: "run"; readonly script: string }
+  | { readonly kind: "until"; readonly script: string }
+  | { readonly kind: "signal"; readonly signal: NodeJS.Signals }
   | { readonly kind: "close" }
   | { readonly kind: "kill" };
 
@@ -59,6 +76,8 @@ export function parseInteractStep(file: string, text: string): InteractStep {
   if (verb === "send") return { kind: "send", line: rest };
   if (verb === "wait" && wait !== null) return { kind: "wait", stream: wait[1] as "stdout" | "stderr", lines: Number(wait[2]) };
   if (verb === "run" && rest !== "") return { kind: "run", script: rest };
+  if (verb === "until" && rest !== "") return { kind: "until", script: rest };
+  if (verb === "signal" && /^(INT|TERM|HUP)$/.test(rest)) return { kind: "signal", signal: `SIG${rest}` as NodeJS.Signals };
   if (verb === "close" && rest === "") return { kind: "close" };
   if (verb === "kill" && rest === "") return { kind: "kill" };
   throw new Error(`${file}: cannot parse interact step ${JSON.stringify(text)}`);
@@ -71,6 +90,18 @@ export interface CaseGroup {
   readonly tls: boolean;
   readonly setup: string[];
   readonly cases: DiffCase[];
+}
+
+/**
+ * Fixed delays race with the machine's speed (a `timeout 3` watch prints its history in time on an
+ * idle machine and not under load), so case scripts may not use them; see the header.
+ */
+const fixedDelay = /(^|[\s;&|(`$])(timeout|sleep)\s/;
+
+function checkNoFixedDelay(file: string, name: string, script: string): void {
+  if (fixedDelay.test(script)) {
+    throw new Error(`${file}: case ${JSON.stringify(name)} uses a fixed delay (timeout/sleep) in ${JSON.stringify(script)}: wait for output and send a signal, or poll with until`);
+  }
 }
 
 /** Parses one case file. */
@@ -89,6 +120,7 @@ export function parseCaseFile(file: string): CaseGroup {
     if (current === undefined) return;
     if (current.cmd === "") throw new Error(`${file}: case ${JSON.stringify(current.name)} has no cmd`);
     if (current.interact !== undefined && current.stdin !== undefined) throw new Error(`${file}: case ${JSON.stringify(current.name)} has both stdin and interact`);
+    for (const script of [current.cmd, ...current.setup, ...(current.interact ?? [])]) checkNoFixedDelay(file, current.name, script);
     cases.push({
       ...current,
       stdin: current.stdin === undefined ? undefined : `${current.stdin.join("\n")}\n`,
@@ -133,5 +165,6 @@ export function parseCaseFile(file: string): CaseGroup {
     else throw new Error(`${file}: unknown case key ${key}`);
   }
   finish();
+  for (const script of groupSetup) checkNoFixedDelay(file, "(group setup)", script);
   return { file, mode, etcdFlags, tls, setup: groupSetup, cases };
 }

@@ -22,7 +22,7 @@ async function session(m: Member): Promise<string[]> {
     await client.put("w/a").value("2");
     await client.if("w/a", "Value", "==", "2").then(client.put("w/b").value("3"), client.put("w/c").value("4")).commit();
     await client.delete().prefix("w/");
-    for (let i = 0; i < 100 && events.length < 6; i++) await sleep(50);
+    for (let i = 0; i < 400 && events.length < 6; i++) await sleep(50);
     log.push(`watch: ${events.join("; ")}`);
     await watcher.cancel();
 
@@ -40,10 +40,11 @@ async function session(m: Member): Promise<string[]> {
     const short = client.lease(1, { autoKeepAlive: false });
     await short.put("s/a").value("x");
     const lost = new Promise<string>((resolve) => short.on("lost", (err: Error) => resolve(err.constructor.name)));
-    await sleep(4000);
+    // Poll for the expiry (a fixed 4 s wait leaves only 2 s of slack on a loaded machine).
+    for (let i = 0; i < 200 && (await client.get("s/a").string()) !== null; i++) await sleep(100);
     log.push(`short-lived key after expiry: ${JSON.stringify(await client.get("s/a").string())}`);
     await short.keepaliveOnce().catch(() => undefined);
-    log.push(`lost: ${await Promise.race([lost, sleep(3000).then(() => "not lost")])}`);
+    log.push(`lost: ${await Promise.race([lost, sleep(15_000).then(() => "not lost")])}`);
 
     // Lock: etcd3's lock refuses (does not wait) while another holder has it.
     const first = client.lock("L").ttl(10);
@@ -65,7 +66,7 @@ async function session(m: Member): Promise<string[]> {
     const changes: string[] = [];
     observer.on("change", (v: string | undefined) => changes.push(String(v)));
     await campaign.proclaim("two");
-    for (let i = 0; i < 100 && changes.length < 1; i++) await sleep(50);
+    for (let i = 0; i < 400 && changes.length < 1; i++) await sleep(50);
     log.push(`after proclaim: ${await election.leader()}; observed ${changes.join(",")}`);
     await observer.cancel();
     await campaign.resign();

@@ -2,7 +2,7 @@
  * Differential test through real etcdctl 3.4: the same watch / lease / lock / elect session against
  * real etcd 3.4.23 and against cairn, outputs compared after normalizing what legitimately differs
  * (cluster and member IDs, Raft terms, lease IDs — mapped to <L1>, <L2>… in order of appearance —
- * and remaining TTLs, checked to be within 2 s of the granted TTL). Revisions are compared as they
+ * and remaining TTLs, checked to be within 10 s of the granted TTL). Revisions are compared as they
  * are: both members start empty and see the same writes.
  */
 import test from "node:test";
@@ -89,9 +89,20 @@ async function session(m: Member): Promise<string> {
   t += await ctl(m, ["del", "--prefix", "live/"]);
   t += "# live watch\n" + (await live.result);
 
-  // Leases.
+  // Expiry first, with a lease granted right before its key is put: a short lease granted early
+  // and used a dozen etcdctl calls later may already have expired on a loaded machine (it did).
+  t += await ctl(m, ["lease", "grant", "4"]);
+  const short = [...t.matchAll(/lease ([0-9a-f]+) granted/g)].at(-1)![1]!;
+  const expiryRev = (await revisionOf(m)) + 1;
+  t += await ctl(m, ["put", "--lease", short, "expiring", "soon"]);
+  const expiryWatch = watchUntil(m.endpoint, [`--rev=${expiryRev}`, "expiring"], (o) => o.includes("DELETE\nexpiring\n\n"));
+  t += "# lease expiry seen by a watcher\n" + (await expiryWatch.result);
+  t += await ctl(m, ["get", "expiring"]);
+  t += await ctl(m, ["lease", "list"]);
+
+  // Leases, listed in expiry order.
   t += await ctl(m, ["lease", "grant", "100"]);
-  t += await ctl(m, ["lease", "grant", "1"]);
+  t += await ctl(m, ["lease", "grant", "200"]);
   const leases = [...t.matchAll(/lease ([0-9a-f]+) granted/g)].map((x) => x[1]!);
   const [l1, l2] = [leases.at(-2)!, leases.at(-1)!];
   t += await ctl(m, ["lease", "list"]);
@@ -112,12 +123,7 @@ async function session(m: Member): Promise<string> {
   t += await ctl(m, ["lease", "revoke", l1]);
   t += await ctl(m, ["lease", "timetolive", l1]);
   t += await ctl(m, ["lease", "timetolive", "abc"]);
-  // Expiry: the 2 s lease (minimum TTL) expires and takes its key with it.
-  const expiryRev = (await revisionOf(m)) + 1;
-  t += await ctl(m, ["put", "--lease", l2, "expiring", "soon"]);
-  const expiryWatch = watchUntil(m.endpoint, [`--rev=${expiryRev}`, "expiring"], (o) => o.includes("DELETE\nexpiring\n\n"));
-  t += "# lease expiry seen by a watcher\n" + (await expiryWatch.result);
-  t += await ctl(m, ["get", "expiring"]);
+  t += await ctl(m, ["lease", "revoke", l2]);
   t += await ctl(m, ["lease", "list"]);
 
   // Lock and election (etcdctl runs the concurrency recipes over KV, Lease and Watch).
@@ -142,6 +148,8 @@ async function session(m: Member): Promise<string> {
   campaign.kill("SIGINT");
   await new Promise((r) => campaign.once("close", r));
   t += await ctl(m, ["get", "--prefix", "myelection/", "--print-value-only"]);
+  // A TTL under the minimum is raised to it (2 s); last, as the lease soon expires by itself.
+  t += await ctl(m, ["lease", "grant", "1"]);
   return t;
 }
 
@@ -179,12 +187,16 @@ function normalize(text: string): string {
   return out;
 }
 
-/** Remaining TTLs printed right after a grant of `granted` seconds must be within 2 s of it. */
+/**
+ * Remaining TTLs printed soon after a grant of `granted` seconds must be a little under it: within
+ * 10 s, as five etcdctl runs come between the grant and the first timetolive and each can take
+ * most of a second on a loaded machine (2 s was too tight); a unit or sign error is still caught.
+ */
 function checkRemaining(text: string): void {
   for (const m of text.matchAll(/granted with TTL\((\d+)s\), remaining\((\d+)s\)/g)) {
     const granted = Number(m[1]);
     const remaining = Number(m[2]);
-    assert.ok(remaining <= granted && remaining >= granted - 2, `remaining ${remaining} of ${granted}`);
+    assert.ok(remaining <= granted && remaining >= granted - 10, `remaining ${remaining} of ${granted}`);
   }
 }
 

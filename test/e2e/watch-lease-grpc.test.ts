@@ -169,8 +169,6 @@ async function scenario(endpoint: string): Promise<string[]> {
   many.stream.cancel();
 
   // ---- leases ----
-  log.push("grant 7777 ttl 1: " + json(leaseGrantOut, await call(c.lease, "leaseGrant", { ID: 7777n, TTL: 1n })));
-  log.push("grant 7777 again: " + json(leaseGrantOut, await call(c.lease, "leaseGrant", { ID: 7777n, TTL: 10n })));
   log.push("grant 8888 ttl 9000000001: " + json(leaseGrantOut, await call(c.lease, "leaseGrant", { ID: 8888n, TTL: 9000000001n })));
   log.push("grant 8888 ttl 60: " + json(leaseGrantOut, await call(c.lease, "leaseGrant", { ID: 8888n, TTL: 60n })));
   log.push("revoke 4242: " + json(rpc.LeaseRevokeResponseSchema, await call(c.lease, "leaseRevoke", { ID: 4242n })));
@@ -182,13 +180,17 @@ async function scenario(endpoint: string): Promise<string[]> {
   ka.on("error", () => undefined);
   ka.write(create(rpc.LeaseKeepAliveRequestSchema, { ID: 8888n }));
   ka.write(create(rpc.LeaseKeepAliveRequestSchema, { ID: 4242n }));
-  for (let i = 0; i < 100 && kaResponses.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 400 && kaResponses.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
   log.push("keepalive: " + kaResponses.map((r) => json(LeaseKeepAliveResponseSchema, r)).join(" "));
   ka.cancel();
   // Expiry: keys on lease 7777 (2 s after the minimum rule) disappear in one revision; a watcher sees it.
   const lw = new WatchSession(c.watch);
   lw.send({ requestUnion: { case: "createRequest", value: { key: enc("exp/"), rangeEnd: enc("exp0"), prevKv: true } } });
   watchLog("lease watcher", await lw.next(1));
+  // Granted just before its keys are put: the 2 s lease must not expire before the puts and the
+  // TTL call, which a loaded machine could not promise when a dozen calls came in between.
+  log.push("grant 7777 ttl 1: " + json(leaseGrantOut, await call(c.lease, "leaseGrant", { ID: 7777n, TTL: 1n })));
+  log.push("grant 7777 again: " + json(leaseGrantOut, await call(c.lease, "leaseGrant", { ID: 7777n, TTL: 10n })));
   for (const k of ["exp/1", "exp/2", "exp/3"]) await put(k, "v", 7777n);
   watchLog("leased puts", await lw.next(3));
   log.push("ttl 7777 keys: " + json(ttlOut, await call(c.lease, "leaseTimeToLive", { ID: 7777n, keys: true })).replace(/"TTL":"\d+"/, '"TTL":"<remaining>"').replace(/"keys":\[([^\]]*)\]/, (_m, keys: string) => `"keys":[${keys.split(",").sort().join(",")}]`)); // etcd lists keys in Go map order
@@ -220,9 +222,9 @@ async function scenario(endpoint: string): Promise<string[]> {
   const observed: unknown[] = [];
   observe.on("data", (r) => observed.push(r));
   observe.on("error", () => undefined);
-  for (let i = 0; i < 100 && observed.length < 1; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 400 && observed.length < 1; i++) await new Promise((r) => setTimeout(r, 50));
   log.push("proclaim: " + json(proclaimOut, await call(c.election, "proclaim", { leader: campaign.leader, value: enc("two") })));
-  for (let i = 0; i < 100 && observed.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 400 && observed.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
   log.push("observed: " + observed.map((r) => json(LeaderResponseSchema, r)).join(" "));
   observe.cancel();
   log.push("proclaim without leader: " + json(proclaimOut, await call(c.election, "proclaim", { value: enc("x") })));

@@ -84,10 +84,11 @@ for (const snapshotCount of [10, 1]) test(`a snapshot marker bounds the replay; 
     let server = newServer(walDir, await openKvStore(join(dir, "db"), { unsafeNoFsync: false }), snapshotCount);
     server.start();
     for (let i = 0; i < 40; i++) await server.put(create(PutRequestSchema, { key: enc(`k${i % 5}`), value: enc(`v${i}`) }));
-    // Let the asynchronous checkpoint behind the last snapshot finish.
-    for (let i = 0; i < 100 && server.latestSnapshotIndex() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    // Let the asynchronous checkpoint behind the last snapshot finish (it fsyncs: up to 20 s, as a
+    // loaded disk can take well over the second this used to allow).
+    for (let i = 0; i < 2000 && server.latestSnapshotIndex() === 0; i++) await new Promise((r) => setTimeout(r, 10));
     // With snapshot-count 1 the last snapshot sits at the last entry: nothing follows it in the WAL.
-    for (let i = 0; i < 100 && server.latestSnapshotIndex() < 40; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 2000 && server.latestSnapshotIndex() < 40; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(server.latestSnapshotIndex() >= 10, `no snapshot taken (index ${server.latestSnapshotIndex()})`);
     const before = await snapshotOf(server);
     await server.stop();

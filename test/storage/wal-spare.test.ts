@@ -23,7 +23,8 @@ function entries(from: number, to: number): Entry[] {
 const spares = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith(".wal.tmp"));
 
 async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+  // A safety net, not a deadline: preparing a spare writes a whole segment, slow on a loaded disk.
+  for (let i = 0; i < 3000 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(condition(), `timed out waiting for ${what}`);
 }
 

@@ -10,16 +10,41 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { after } from "node:test";
 import { createServer, type AddressInfo } from "node:net";
 
-/** A free TCP port on 127.0.0.1 (the OS picks it, then releases it; a tiny race remains). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/**
+ * Ports are picked below Linux's ephemeral range (32768-60999 by default): a port the OS hands out
+ * for listen(0) comes from that range, which is also where every outgoing connection on the
+ * machine (etcdctl, gRPC clients, other engineers' tests) takes its local port, so between
+ * releasing the port and etcd binding it an outgoing connection could take it. Below the range,
+ * only another test picking the same random port could, and this process never hands out a port
+ * twice.
+ */
+const portRange = { low: 20_000, high: 32_767 };
+const handedOut = new Set<number>();
+
+/** Whether `port` (0: any) can be bound on 127.0.0.1 now; resolves to the bound port or undefined. */
+function tryPort(port: number): Promise<number | undefined> {
+  return new Promise((resolvePort) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as AddressInfo).port;
-      server.close(() => resolvePort(port));
+    server.once("error", () => resolvePort(undefined));
+    server.listen(port, "127.0.0.1", () => {
+      const bound = (server.address() as AddressInfo).port;
+      server.close(() => resolvePort(bound));
     });
   });
+}
+
+/** A free TCP port on 127.0.0.1, released for the caller to bind (see above for the small race). */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const candidate = portRange.low + Math.floor(Math.random() * (portRange.high - portRange.low + 1));
+    if (handedOut.has(candidate)) continue;
+    handedOut.add(candidate);
+    if ((await tryPort(candidate)) !== undefined) return candidate;
+  }
+  const port = await tryPort(0);
+  if (port === undefined) throw new Error("no free loopback port");
+  handedOut.add(port);
+  return port;
 }
 
 /** Flags that start one member of `initialCluster` (by default, a cluster of itself) on loopback URLs. */

@@ -67,14 +67,14 @@ test("offline defrag of an etcd data dir after churn matches etcdctl's", async (
   }
 });
 
-/** Runs a tool in the background and collects its output. */
-function spawnTool(tool: "etcdctl" | "cairnctl", args: string[], cwd: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+/** Runs a tool in the background and collects its output; `stderr()` reads what arrived so far. */
+function spawnTool(tool: "etcdctl" | "cairnctl", args: string[], cwd: string): { done: Promise<{ status: number | null; stdout: string; stderr: string }>; stderr: () => string } {
   const child = spawn(tool === "etcdctl" ? "etcdctl" : CAIRNCTL, args, { cwd, env: { ...process.env, ETCDCTL_API: "3" } });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.once("close", (status) => resolve({ status, stdout, stderr })));
+  return { done: new Promise((resolve) => child.once("close", (status) => resolve({ status, stdout, stderr }))), stderr: () => stderr };
 }
 
 test("defrag --data-dir of a running etcd waits for its lock, saying so as etcdctl does", async (t) => {
@@ -87,10 +87,12 @@ test("defrag --data-dir of a running etcd waits for its lock, saying so as etcdc
     for (const tool of ["etcdctl", "cairnctl"] as const) {
       const member = await EtcdMember.start({ dataDir, peerPort });
       const running = spawnTool(tool, ["defrag", "--data-dir", dataDir], temp.path);
-      // Long enough for the one-second notice; no assertion depends on this timing.
-      await new Promise((r) => setTimeout(r, 2500));
+      // Stop etcd once the tool has said it waits (after a second on the lock), not after a fixed
+      // 2.5 s: under load cairnctl's start-up alone took longer, etcd was gone before it tried the
+      // lock, and no notice came. The bound is a safety net; the assertions below judge the output.
+      for (let i = 0; i < 600 && !running.stderr().includes("\n"); i++) await new Promise((r) => setTimeout(r, 50));
       await member.stop();
-      results.push(await running);
+      results.push(await running.done);
     }
     assert.equal(results[0]!.status, 0, results[0]!.stderr);
     assert.match(results[0]!.stderr, /waiting for etcd to close/);
