@@ -46,16 +46,15 @@ function goList(words: readonly string[]): string {
   return `[${words.join(" ")}]`;
 }
 
-const byName = (a: FlagDef, b: FlagDef) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-
 /** Flags the command inherits from its ancestors and does not redefine, sorted (pflag's InheritedFlags). */
 function inheritedFlags(command: Command): FlagDef[] {
   const local = new Set(command.localFlagDefs().map((d) => d.name));
   return new FlagSet(command.inheritedFlagDefs()).defs().filter((d) => !local.has(d.name));
 }
 
+/** The command's own flags, persistent ones included, sorted (pflag's LocalFlags). */
 function nonInheritedFlags(command: Command): FlagDef[] {
-  return new FlagSet(command.localFlagDefs()).defs().sort(byName);
+  return new FlagSet(command.localFlagDefs()).defs();
 }
 
 /** cobra's isFlagArg: `--x…` or `-x…`. */
@@ -218,41 +217,39 @@ function completionError(message: string): void {
   err(text);
 }
 
-const requestName = "__complete";
-const requestNoDescName = "__completeNoDesc";
+/** The hidden command the scripts call, and its alias for candidates without descriptions. */
+export const requestName = "__complete";
+export const requestNoDescName = "__completeNoDesc";
 
-/** The hidden command the completion scripts call. */
-const completeCommandSpec: CommandSpec = {
-  use: `${requestName} [command-line]`,
-  short: "Request shell completion choices for the specified command-line",
-  long: `${requestName} is a special command that is used by the shell completion logic
+/**
+ * The hidden command the completion scripts call; calledAs says which of its names the command line
+ * used (cobra's CalledAs), since `__completeNoDesc` leaves out the descriptions.
+ */
+function completeCommandSpec(calledAs: () => string): CommandSpec {
+  return {
+    use: `${requestName} [command-line]`,
+    short: "Request shell completion choices for the specified command-line",
+    long: `${requestName} is a special command that is used by the shell completion logic
 to request completion choices for the specified command-line.`,
-  aliases: [requestNoDescName],
-  hidden: true,
-  disableFlagsInUseLine: true,
-  disableFlagParsing: true,
-  validateArgs: (_command, args) => (args.length < 1 ? `requires at least 1 arg(s), only received ${args.length}` : undefined),
-  run(invocation) {
-    const root = invocation.command.root;
-    const result = getCompletions(root, invocation.args);
-    if (result.error !== undefined) completionError(result.error);
-    const noDescriptions = calledAs(root) === requestNoDescName;
-    let text = "";
-    for (let candidate of result.candidates) {
-      if (noDescriptions) candidate = candidate.split("\t")[0]!;
-      // Only a candidate's first line, trimmed: the scripts read one candidate per line.
-      text += `${candidate.split("\n")[0]!.trim()}\n`;
-    }
-    out(`${text}:${result.directive}\n`);
-    err(`Completion ended with directive: ${directiveText(result.directive)}\n`);
-  },
-};
-
-/** The word the hidden command was found by, kept for `__completeNoDesc`. */
-const calledAsWord = new WeakMap<Command, string>();
-
-function calledAs(root: Command): string | undefined {
-  return calledAsWord.get(root);
+    aliases: [requestNoDescName],
+    hidden: true,
+    disableFlagsInUseLine: true,
+    disableFlagParsing: true,
+    validateArgs: (_command, args) => (args.length < 1 ? `requires at least 1 arg(s), only received ${args.length}` : undefined),
+    run(invocation) {
+      const result = getCompletions(invocation.command.root, invocation.args);
+      if (result.error !== undefined) completionError(result.error);
+      const noDescriptions = calledAs() === requestNoDescName;
+      let text = "";
+      for (let candidate of result.candidates) {
+        if (noDescriptions) candidate = candidate.split("\t")[0]!;
+        // Only a candidate's first line, trimmed: the scripts read one candidate per line.
+        text += `${candidate.split("\n")[0]!.trim()}\n`;
+      }
+      out(`${text}:${result.directive}\n`);
+      err(`Completion ended with directive: ${directiveText(result.directive)}\n`);
+    },
+  };
 }
 
 /**
@@ -260,13 +257,13 @@ function calledAs(root: Command): string | undefined {
  * otherwise it is unknown (no prefix match, no help topic).
  */
 export function attachCompleteCommand(root: Command, argv: readonly string[]): void {
-  const command = new Command(completeCommandSpec, root);
+  let called = requestName;
+  const command = new Command(completeCommandSpec(() => called), root);
   root.children.push(command);
-  const words = positionalWords(root, argv);
   if (findCommand(root, argv).command === command) {
     // cobra's CalledAs: the name or alias typed, or the one a prefix matched (the name first).
-    const word = words[0]!;
-    calledAsWord.set(root, word !== requestNoDescName && requestName.startsWith(word) ? requestName : requestNoDescName);
+    const word = positionalWords(root, argv)[0]!;
+    called = word !== requestNoDescName && requestName.startsWith(word) ? requestName : requestNoDescName;
     return;
   }
   root.children.splice(root.children.indexOf(command), 1);

@@ -3,7 +3,7 @@
  * Each prints a script that makes the shell ask `cairnctl __complete` for candidates.
  */
 import type { CommandSpec } from "../cli/command.js";
-import { noFileCompletions } from "../cli/complete.js";
+import { noFileCompletions, requestName, requestNoDescName } from "../cli/complete.js";
 import { bashScript, fishScript, powershellScript, zshScript, type ScriptParams } from "../cli/completion-scripts.js";
 import { flag } from "./common.js";
 import { out } from "../output.js";
@@ -28,7 +28,7 @@ function shellCommand(
     validateArgs: noArgs,
     completeArgs: noFileCompletions,
     run(invocation) {
-      const request = invocation.flags.bool("no-descriptions") ? "__completeNoDesc" : "__complete";
+      const request = invocation.flags.bool("no-descriptions") ? requestNoDescName : requestName;
       out(script({ name: invocation.command.root.name, request }));
     },
   };
