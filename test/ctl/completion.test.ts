@@ -15,6 +15,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { Command } from "../../src/ctl/cli/command.js";
+import { Directive, getCompletions } from "../../src/ctl/cli/complete.js";
 
 const cairnctl = resolve("bin/cairnctl");
 const bashCompletionFile = "/usr/share/bash-completion/bash_completion";
@@ -80,6 +82,41 @@ function offered(completion: BashCompletion): string[] {
 }
 
 const lines = ["mem", "member ", "member l", "get --pr", "get --w", "completion ", "completion z", "snapshot s", "get --prefix --pr", "endpoint status --cl", "get k --endpoints ", "help me", "nosuch "];
+
+describe("__complete answers from the command tree", () => {
+  // A tree that is not cairnctl's: candidates must come from it, not from a list of etcdctl's.
+  const root = new Command(
+    {
+      use: "toy",
+      short: "A toy",
+      subcommands: [
+        { use: "fetch <key>", short: "Fetches", flags: [{ name: "limit", shorthand: "l", kind: "int64", defaultText: "0", usage: "at most" }], run: () => undefined },
+        { use: "feed", short: "Feeds", subcommands: [{ use: "cats", short: "Cats", run: () => undefined }] },
+        { use: "secret", short: "Hidden", hidden: true, run: () => undefined },
+        { use: "empty", short: "Nothing runnable" },
+      ],
+    },
+    undefined,
+    [{ name: "verbose", kind: "bool", defaultText: "false", usage: "say more" }],
+  );
+
+  test("sub-commands: visible and runnable (or groups of such), with their short text", () => {
+    assert.deepEqual(getCompletions(root, ["f"]), { candidates: ["feed\tFeeds", "fetch\tFetches"], directive: Directive.noFileComp, error: undefined });
+    assert.deepEqual(getCompletions(root, ["feed", ""]).candidates, ["cats\tCats"]);
+    assert.deepEqual(getCompletions(root, ["s"]).candidates, []);
+  });
+
+  test("flags: inherited first, then local with shorthands; values get the default directive", () => {
+    assert.deepEqual(getCompletions(root, ["fetch", "-"]).candidates, ["--verbose\tsay more", "--help\thelp for fetch", "-h\thelp for fetch", "--limit\tat most", "-l\tat most"]);
+    assert.deepEqual(getCompletions(root, ["fetch", "--limit", ""]), { candidates: [], directive: Directive.default, error: undefined });
+    assert.deepEqual(getCompletions(root, ["fetch", "--limit", "3", "--l"]).candidates, []);
+  });
+
+  test("errors: unknown command and bad flags", () => {
+    assert.equal(getCompletions(root, ["nope", ""]).error, "Unable to find a command for arguments: [nope]");
+    assert.equal(getCompletions(root, ["fetch", "--limit=x", ""]).error, 'Error while parsing flags from args [--limit=x]: invalid argument "x" for "-l, --limit" flag: strconv.ParseInt: parsing "x": invalid syntax');
+  });
+});
 
 describe("bash completion script", () => {
   test("registers __start_cairnctl for cairnctl", () => {
