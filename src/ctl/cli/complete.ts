@@ -7,7 +7,7 @@
  */
 import { appendFileSync } from "node:fs";
 import { Command, type CommandSpec, type Completions } from "./command.js";
-import { FlagSet, type FlagDef } from "./flags.js";
+import { FlagError, FlagSet, type FlagDef } from "./flags.js";
 import { findCommand, positionalWords } from "./find.js";
 import { out, err } from "../output.js";
 
@@ -163,13 +163,15 @@ export function getCompletions(root: Command, args: readonly string[]): Completi
   let withDash = -1;
   try {
     withDash = parse([...check.args, "--"]).positional.length;
-  } catch {
-    // Reported by the parse below.
+  } catch (error) {
+    // The parse below reports it.
+    if (!(error instanceof FlagError)) throw error;
   }
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(check.args);
   } catch (error) {
+    if (!(error instanceof FlagError)) throw error;
     return fail(`Error while parsing flags from args ${goList(check.args)}: ${(error as Error).message}`);
   }
   const flagCompletion = !(withDash > parsed.positional.length);
