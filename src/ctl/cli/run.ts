@@ -33,10 +33,12 @@ function unknownCommandMessage(root: Command, typed: string, rootName: string): 
   return message;
 }
 
+/** Re-exported for commands that look others up (help). */
 export { findCommand };
 
 /** Runs argv (without the program name); returns the exit code. */
 export async function runCli(root: Command, argv: readonly string[], version: string, apiVersion: string): Promise<number> {
+  // cobra adds its hidden completion request command only when the command line calls it.
   attachCompleteCommand(root, argv);
   const { command, args } = findCommand(root, argv);
   if (command === root) {
