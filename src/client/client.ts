@@ -270,6 +270,15 @@ export class EtcdClient {
     return index;
   }
 
+  /**
+   * Waits, without a deadline, until some endpoint is connected and makes it the current one: a
+   * stream that failed as unavailable reopens there, as clientv3's streams wait for a ready
+   * connection (grpc-go's WaitForReady) before they resume.
+   */
+  async waitForConnection(): Promise<void> {
+    await this.pickConnection(undefined);
+  }
+
   private reportFailure(attempt: number, code: GrpcCode, details: string): void {
     const first = this.connections[0]!.endpoint.original;
     this.options.onAttemptFailed?.({ target: first, attempt, code, details });
@@ -364,8 +373,14 @@ export class EtcdClient {
 }
 
 /** Maps a grpc-js call error to an EtcdError; an expired deadline reads as Go's context error. */
+/** grpc-js's words for a connection lost under a call; grpc-go (and so etcdctl) says "transport is closing". */
+const connectionLost = new Set(["read ECONNRESET", "write EPIPE", "Connection dropped"]);
+
 export function mapCallError(raw: unknown): EtcdError {
   const error = fromServiceError(raw);
   if (error.code === GrpcCode.DEADLINE_EXCEEDED && error.errorName === undefined) return deadlineExceeded();
+  if (error.code === GrpcCode.UNAVAILABLE && connectionLost.has(error.message)) {
+    return new EtcdError(GrpcCode.UNAVAILABLE, "transport is closing", undefined, { cause: raw });
+  }
   return error;
 }

@@ -11,7 +11,6 @@ import {
   CompareSchema,
   DeleteRangeRequestSchema,
   LeaseGrantRequestSchema,
-  LeaseKeepAliveRequestSchema,
   LeaseRevokeRequestSchema,
   PutRequestSchema,
   RangeRequest_SortOrder,
@@ -19,16 +18,15 @@ import {
   RangeRequestSchema,
   RequestOpSchema,
   TxnRequestSchema,
-  WatchCreateRequestSchema,
-  WatchRequestSchema,
-  type LeaseKeepAliveResponse,
   type RangeResponse,
   type ResponseHeader,
   type WatchResponse,
 } from "../api/gen/etcdserverpb/rpc_pb.js";
 import { Event_EventType, type KeyValue } from "../api/gen/mvccpb/kv_pb.js";
-import { kvService, leaseService, watchService } from "../api/grpc.js";
+import { kvService, leaseService } from "../api/grpc.js";
 import type { EtcdClient } from "./client.js";
+import { LeaseKeepAlive } from "./keepalive.js";
+import { watchUntil } from "./watch.js";
 
 const enc = (text: string) => new TextEncoder().encode(text);
 
@@ -44,52 +42,39 @@ function prefixEnd(prefix: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array([0]);
 }
 
-/** A lease kept alive in the background; `done` resolves when it is lost. */
+/** clientv3's firstKeepAliveTimeout: the dial timeout plus a second, or 5 s without one. */
+export function firstKeepAliveTimeoutMs(client: EtcdClient): number {
+  const dialTimeoutMs = client.options.dialTimeoutMs ?? 0;
+  return dialTimeoutMs > 0 ? dialTimeoutMs + 1_000 : 5_000;
+}
+
+/**
+ * A lease kept alive in the background (clientv3's concurrency.Session); `done` resolves when it is
+ * lost: expired, revoked, or not renewed before its TTL ran out (a reconnect within the TTL keeps it).
+ */
 export class Session {
-  private timer: NodeJS.Timeout | undefined;
-  private stream: { cancel(): void } | undefined;
-  /** Resolves when keep-alives stop (lease expired, revoked, or connection lost). */
+  private readonly keeper: LeaseKeepAlive;
+  /** Resolves when keep-alives stop (lease expired, revoked, or not renewed in time). */
   readonly done: Promise<void>;
-  private markDone!: () => void;
 
   private constructor(
     readonly client: EtcdClient,
     /** The session's lease; keys created under it vanish with it. */
     readonly lease: bigint,
   ) {
-    this.done = new Promise((resolve) => (this.markDone = resolve));
+    this.keeper = new LeaseKeepAlive(client, lease, { firstTimeoutMs: firstKeepAliveTimeoutMs(client) });
+    this.done = this.keeper.done;
   }
 
   /** Grants a lease of ttlSeconds and keeps it alive until close(). */
   static async open(client: EtcdClient, ttlSeconds: number): Promise<Session> {
     const granted = await client.unary(leaseService.leaseGrant, create(LeaseGrantRequestSchema, { TTL: BigInt(ttlSeconds) }));
-    const session = new Session(client, granted.ID);
-    session.keepAlive(ttlSeconds);
-    return session;
-  }
-
-  private keepAlive(ttlSeconds: number): void {
-    const stream = this.client.bidiStream(leaseService.leaseKeepAlive);
-    this.stream = stream;
-    const send = () => stream.write(create(LeaseKeepAliveRequestSchema, { ID: this.lease }));
-    stream.on("data", (response: LeaseKeepAliveResponse) => {
-      if (response.TTL <= 0n) this.stop();
-    });
-    stream.on("error", () => this.stop());
-    send();
-    this.timer = setInterval(send, Math.max((ttlSeconds * 1000) / 3, 500));
-  }
-
-  private stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
-    this.markDone();
+    return new Session(client, granted.ID);
   }
 
   /** Stops keep-alives and revokes the lease, releasing every key held under it. */
   async close(): Promise<void> {
-    this.stop();
-    this.stream?.cancel();
+    this.keeper.stop();
     await this.client.unary(leaseService.leaseRevoke, create(LeaseRevokeRequestSchema, { ID: this.lease }));
   }
 }
@@ -110,19 +95,9 @@ function firstCreated(prefix: Uint8Array<ArrayBuffer>) {
   return rangeOp(prefix, { rangeEnd: prefixEnd(prefix), limit: 1n, order: RangeRequest_SortOrder.ASCEND });
 }
 
-/** Resolves when key is deleted at or after revision. */
+/** Resolves when key is deleted at or after revision (the watch resumes across reconnects). */
 function waitDelete(client: EtcdClient, key: Uint8Array<ArrayBuffer>, revision: bigint): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stream = client.bidiStream(watchService.watch);
-    stream.on("data", (response: WatchResponse) => {
-      if (response.events.some((e) => e.type === Event_EventType.DELETE) || response.canceled) {
-        stream.cancel();
-        resolve();
-      }
-    });
-    stream.on("error", (error: { code?: number }) => (error.code === 1 ? resolve() : reject(error)));
-    stream.write(create(WatchRequestSchema, { requestUnion: { case: "createRequest", value: create(WatchCreateRequestSchema, { key, startRevision: revision }) } }));
-  });
+  return watchUntil(client, { key, startRevision: revision }, (response) => response.events.some((e) => e.type === Event_EventType.DELETE));
 }
 
 /** Waits until no key under prefix has a create revision <= maxCreateRevision (clientv3's waitDeletes). */
@@ -273,23 +248,6 @@ export class Election {
     signal: AbortSignal,
     isDone: (response: WatchResponse) => boolean,
   ): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const stream = this.session.client.bidiStream(watchService.watch);
-      const abort = () => {
-        stream.cancel();
-        resolve();
-      };
-      signal.addEventListener("abort", abort, { once: true });
-      stream.on("data", (response: WatchResponse) => {
-        if (response.events.length === 0) return;
-        if (isDone(response)) {
-          signal.removeEventListener("abort", abort);
-          stream.cancel();
-          resolve();
-        }
-      });
-      stream.on("error", (error: { code?: number }) => (error.code === 1 ? resolve() : reject(error)));
-      stream.write(create(WatchRequestSchema, { requestUnion: { case: "createRequest", value: create(WatchCreateRequestSchema, { key, rangeEnd, startRevision: revision }) } }));
-    });
+    return watchUntil(this.session.client, { key, rangeEnd, startRevision: revision, signal }, (response) => response.events.length > 0 && isDone(response));
   }
 }

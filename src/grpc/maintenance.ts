@@ -1,11 +1,11 @@
-/** etcdserverpb.Maintenance over EtcdServer. MoveLeader is not implemented yet. */
+/** etcdserverpb.Maintenance over EtcdServer. */
 import { create } from "@bufbuild/protobuf";
 import type { MaintenanceHandlers } from "../api/grpc.js";
 import { SnapshotResponseSchema } from "../api/gen/etcdserverpb/rpc_pb.js";
 import { createLogger } from "../platform/log.js";
 import type { EtcdServer } from "../server/server.js";
 import { streamSnapshot } from "../server/snapshot-stream.js";
-import { notImplemented, toStatus, unary } from "./errors.js";
+import { toStatus, unary } from "./errors.js";
 
 export function maintenanceHandlers(server: EtcdServer): MaintenanceHandlers {
   const log = createLogger("etcdserver/api/v3rpc", "info");
@@ -59,6 +59,6 @@ export function maintenanceHandlers(server: EtcdServer): MaintenanceHandlers {
         },
       );
     },
-    moveLeader: unary(() => notImplemented("MoveLeader")),
+    moveLeader: unary((request) => server.moveLeader(request.targetID)),
   };
 }

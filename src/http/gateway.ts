@@ -12,6 +12,8 @@ import {
   CompactionResponseSchema,
   DefragmentRequestSchema,
   DefragmentResponseSchema,
+  MoveLeaderRequestSchema,
+  MoveLeaderResponseSchema,
   DeleteRangeRequestSchema,
   DeleteRangeResponseSchema,
   HashKVRequestSchema,
@@ -56,6 +58,7 @@ export function gatewayRoutes(server: EtcdServer): Map<string, Route<DescMessage
     ["/v3/maintenance/hashkv", route(HashKVRequestSchema, HashKVResponseSchema, (r) => server.hashKV(Number(r.revision)))],
     ["/v3/maintenance/alarm", route(AlarmRequestSchema, AlarmResponseSchema, (r) => server.alarm(r))],
     ["/v3/maintenance/defragment", route(DefragmentRequestSchema, DefragmentResponseSchema, () => server.defragment())],
+    ["/v3/maintenance/transfer-leadership", route(MoveLeaderRequestSchema, MoveLeaderResponseSchema, (r) => server.moveLeader(r.targetID))],
   ]);
 }
 

@@ -17,6 +17,7 @@ import {
   HashResponseSchema,
   MemberListResponseSchema,
   MemberSchema,
+  MoveLeaderResponseSchema,
   ResponseHeaderSchema,
   StatusResponseSchema,
   type AlarmRequest,
@@ -29,6 +30,7 @@ import {
   type HashKVResponse,
   type HashResponse,
   type MemberListResponse,
+  type MoveLeaderResponse,
   type PutRequest,
   type PutResponse,
   type RangeRequest,
@@ -294,6 +296,19 @@ export class EtcdServer {
       create(MemberSchema, { ID: m.id, name: m.name, peerURLs: m.peerUrls, clientURLs: m.clientUrls, isLearner: m.isLearner }),
     );
     return create(MemberListResponseSchema, { header, members });
+  }
+
+  /**
+   * Maintenance.MoveLeader. Only the leader moves leadership, and only to a voting member; this
+   * member runs alone (Cairn has no peers yet), so the one transfer that can succeed is to itself,
+   * which, as in etcd, returns at once because the leader already is the transferee.
+   */
+  moveLeader(targetId: bigint): MoveLeaderResponse {
+    if (this.leader !== this.options.memberId) throw etcdError("notLeader");
+    const target = this.options.members.find((m) => m.id === targetId);
+    if (target === undefined || target.isLearner) throw etcdError("badLeaderTransferee");
+    if (targetId !== this.leader) throw etcdError("badLeaderTransferee");
+    return create(MoveLeaderResponseSchema);
   }
 
   status(): StatusResponse {

@@ -4,6 +4,9 @@
  */
 import { cairnRestoreTarget } from "./cairn-restore.js";
 import { run } from "./cli.js";
+import { dieOnBrokenPipe } from "../platform/broken-pipe.js";
+
+dieOnBrokenPipe();
 
 process.exitCode = await run(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),

@@ -39,6 +39,8 @@ export interface EtcdProcess {
   readonly name: string;
   /** Kills etcd and removes its data directory. */
   stop(): Promise<void>;
+  /** Kills etcd (SIGKILL), leaves it down for downMs, and starts it again on the same data and ports. */
+  restart(downMs?: number): Promise<void>;
 }
 
 export interface EtcdOptions {
@@ -96,29 +98,40 @@ export async function startEtcd(options: EtcdOptions = {}): Promise<EtcdProcess>
     "--logger=zap",
     ...(options.extraArgs ?? []),
   ];
-  const child = spawnMember(["etcd"], args);
-  child.stdout?.resume();
+  const maxWaitMs = 20_000;
+  let child: ReturnType<typeof spawnMember>;
   let stderr = "";
-  child.stderr?.on("data", (chunk: Buffer) => {
-    if (stderr.length < 20_000) stderr += chunk.toString();
-  });
+  /** Starts etcd on the data directory and waits until it is healthy. */
+  const launch = async (): Promise<void> => {
+    child = spawnMember(["etcd"], args);
+    child.stdout?.resume();
+    stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      if (stderr.length < 20_000) stderr += chunk.toString();
+    });
+    const started = performance.now();
+    for (;;) {
+      if (child.exitCode !== null) {
+        await stop();
+        throw new Error(`etcd exited early (code ${child.exitCode}): ${stderr}`);
+      }
+      if (await isHealthy(clientUrl, options.tls)) break;
+      if (performance.now() - started > maxWaitMs) {
+        await stop();
+        throw new Error(`etcd did not become healthy within ${maxWaitMs} ms: ${stderr}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
   const stop = async (): Promise<void> => {
     await killAndWait(child);
     rmSync(dataDir, { recursive: true, force: true });
   };
-  const maxWaitMs = 20_000;
-  const started = performance.now();
-  for (;;) {
-    if (child.exitCode !== null) {
-      await stop();
-      throw new Error(`etcd exited early (code ${child.exitCode}): ${stderr}`);
-    }
-    if (await isHealthy(clientUrl, options.tls)) break;
-    if (performance.now() - started > maxWaitMs) {
-      await stop();
-      throw new Error(`etcd did not become healthy within ${maxWaitMs} ms: ${stderr}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { clientUrl, endpoint: `127.0.0.1:${clientPort}`, peerUrl, dataDir, name, stop };
+  const restart = async (downMs = 0): Promise<void> => {
+    await killAndWait(child);
+    if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+    await launch();
+  };
+  await launch();
+  return { clientUrl, endpoint: `127.0.0.1:${clientPort}`, peerUrl, dataDir, name, stop, restart };
 }

@@ -11,6 +11,8 @@ import {
 import { leaseService } from "../../api/grpc.js";
 import { etcdError } from "../../api/errors.js";
 import { mapCallError } from "../../client/client.js";
+import { firstKeepAliveTimeoutMs } from "../../client/concurrency.js";
+import { LeaseKeepAlive } from "../../client/keepalive.js";
 import type { CommandSpec } from "../cli/command.js";
 import { CtlExit, ExitCode, exitWithError, goErrorText } from "../exit.js";
 import { out } from "../output.js";
@@ -82,32 +84,22 @@ const listCommand: CommandSpec = {
   },
 };
 
-/**
- * Keeps a lease alive over one LeaseKeepAlive stream: a request right away and then every third
- * of the TTL, as clientv3 does. Calls onResponse for each answer; resolves when the lease is gone.
- */
-function keepAlive(session: Session, id: bigint, once: boolean, onResponse: (r: LeaseKeepAliveResponse) => void): Promise<void> {
+/** clientv3's KeepAliveOnce: one request on its own stream; its answer or error, once. */
+function keepAliveOnce(session: Session, id: bigint, onResponse: (r: LeaseKeepAliveResponse) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const stream = session.client.bidiStream(leaseService.leaseKeepAlive);
-    let timer: NodeJS.Timeout | undefined;
     const finish = (error?: unknown) => {
-      if (timer !== undefined) clearTimeout(timer);
       stream.cancel();
       if (error === undefined) resolve();
       else reject(error);
     };
     stream.on("data", (response: LeaseKeepAliveResponse) => {
       if (response.TTL <= 0n) {
-        finish(once ? etcdError("leaseNotFound") : undefined);
+        finish(etcdError("leaseNotFound"));
         return;
       }
       onResponse(response);
-      if (once) {
-        finish();
-        return;
-      }
-      const delayMs = Math.max(Number(response.TTL) * 1000 / 3, 500);
-      timer = setTimeout(() => stream.write(create(LeaseKeepAliveRequestSchema, { ID: id })), delayMs);
+      finish();
     });
     stream.on("error", (error: unknown) => {
       const mapped = mapCallError(error);
@@ -127,12 +119,21 @@ const keepAliveCommand: CommandSpec = {
     const id = leaseFromArg(invocation.args[0]!);
     const once = invocation.flags.bool("once");
     const session = await openSession(invocation);
-    try {
-      await keepAlive(session, id, once, (response) => session.printer.keepAlive(response));
-    } catch (error) {
-      exitWithError(ExitCode.badConnection, new Error(goErrorText(error)));
+    if (once) {
+      try {
+        await keepAliveOnce(session, id, (response) => session.printer.keepAlive(response));
+      } catch (error) {
+        exitWithError(ExitCode.badConnection, new Error(goErrorText(error)));
+      }
+      return;
     }
-    if (!once && session.printer instanceof SimplePrinter) out(`lease ${hex16(id)} expired or revoked.\n`);
+    // As clientv3's KeepAlive: survives reconnects, ends when the lease is gone or not renewed in time.
+    const keeper = new LeaseKeepAlive(session.client, id, {
+      firstTimeoutMs: firstKeepAliveTimeoutMs(session.client),
+      onResponse: (response) => session.printer.keepAlive(response),
+    });
+    await keeper.done;
+    if (session.printer instanceof SimplePrinter) out(`lease ${hex16(id)} expired or revoked.\n`);
   },
 };
 

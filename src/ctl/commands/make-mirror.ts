@@ -9,15 +9,14 @@ import {
   RangeRequestSchema,
   RequestOpSchema,
   TxnRequestSchema,
-  WatchCreateRequestSchema,
-  WatchRequestSchema,
   type RequestOp,
   type WatchResponse,
 } from "../../api/gen/etcdserverpb/rpc_pb.js";
 import { Event_EventType } from "../../api/gen/mvccpb/kv_pb.js";
 import { etcdError } from "../../api/errors.js";
-import { kvService, watchService } from "../../api/grpc.js";
+import { kvService } from "../../api/grpc.js";
 import { EtcdClient, mapCallError } from "../../client/client.js";
+import { watchUntil } from "../../client/watch.js";
 import type { CommandSpec } from "../cli/command.js";
 import { CtlExit, ExitCode, exitWithError } from "../exit.js";
 import { out } from "../output.js";
@@ -102,7 +101,10 @@ export const makeMirrorCommand: CommandSpec = {
   },
 };
 
-/** Applies watched changes to the destination, one transaction per source revision. */
+/**
+ * Applies watched changes to the destination, one transaction per source revision, in order. The
+ * watch resumes across reconnects of the source; a compaction that overtakes it ends the mirror.
+ */
 function followUpdates(
   source: EtcdClient,
   dest: EtcdClient,
@@ -111,41 +113,38 @@ function followUpdates(
   count: () => void,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const stream = source.bidiStream(watchService.watch);
+    const stop = new AbortController();
     let chain = Promise.resolve();
     const commit = (ops: RequestOp[]) => dest.unary(kvService.txn, create(TxnRequestSchema, { success: ops })).then(() => undefined);
-    stream.on("data", (response: WatchResponse) => {
-      if (response.compactRevision !== 0n) {
-        stream.cancel();
-        reject(etcdError("compacted"));
-        return;
-      }
-      chain = chain.then(async () => {
-        let ops: RequestOp[] = [];
-        let lastRevision = 0n;
-        for (const event of response.events) {
-          const next = event.kv?.modRevision ?? 0n;
-          if (lastRevision !== 0n && next > lastRevision) {
-            await commit(ops);
-            ops = [];
-          }
-          lastRevision = next;
-          const key = rename(event.kv?.key ?? new Uint8Array());
-          ops.push(
-            event.type === Event_EventType.PUT
-              ? create(RequestOpSchema, { request: { case: "requestPut", value: create(PutRequestSchema, { key, value: event.kv?.value ?? new Uint8Array() }) } })
-              : create(RequestOpSchema, { request: { case: "requestDeleteRange", value: create(DeleteRangeRequestSchema, { key }) } }),
-          );
-          count();
+    const apply = async (response: WatchResponse) => {
+      let ops: RequestOp[] = [];
+      let lastRevision = 0n;
+      for (const event of response.events) {
+        const next = event.kv?.modRevision ?? 0n;
+        if (lastRevision !== 0n && next > lastRevision) {
+          await commit(ops);
+          ops = [];
         }
-        if (ops.length > 0) await commit(ops);
-      }).catch((error: unknown) => {
-        stream.cancel();
+        lastRevision = next;
+        const key = rename(event.kv?.key ?? new Uint8Array());
+        ops.push(
+          event.type === Event_EventType.PUT
+            ? create(RequestOpSchema, { request: { case: "requestPut", value: create(PutRequestSchema, { key, value: event.kv?.value ?? new Uint8Array() }) } })
+            : create(RequestOpSchema, { request: { case: "requestDeleteRange", value: create(DeleteRangeRequestSchema, { key }) } }),
+        );
+        count();
+      }
+      if (ops.length > 0) await commit(ops);
+    };
+    const watching = watchUntil(source, { ...watch, signal: stop.signal }, (response) => {
+      if (response.compactRevision !== 0n) throw etcdError("compacted");
+      chain = chain.then(() => apply(response));
+      chain.catch((error: unknown) => {
+        stop.abort();
         reject(error);
       });
+      return false;
     });
-    stream.on("error", reject);
-    stream.on("end", () => resolve());
-    stream.write(create(WatchRequestSchema, { requestUnion: { case: "createRequest", value: create(WatchCreateRequestSchema, watch) } }));
+    watching.then(() => chain.then(() => resolve()), reject);
   });
 }

@@ -4,7 +4,7 @@
  * offline with the storage layer's bbolt reader (shared with cairnutl); restore writes an etcd
  * data directory offline through src/utl/etcd-restore.ts (shared with cairnutl).
  */
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { SnapshotRequestSchema, type SnapshotResponse } from "../../api/gen/etcdserverpb/rpc_pb.js";
@@ -47,8 +47,13 @@ function zapValue(value: unknown): string {
 
 /** zap production logger line with an epoch timestamp, as etcdctl's snapshot logger writes. */
 function zapInfo(caller: string, msg: string, fields: Record<string, unknown> = {}, isoTime = false): void {
+  zapLog("info", caller, msg, fields, isoTime);
+}
+
+/** A zap line at any level; isoTime: clientv3's logger (ISO 8601 times) rather than the snapshot one. */
+function zapLog(level: string, caller: string, msg: string, fields: Record<string, unknown>, isoTime: boolean): void {
   const ts = isoTime ? new Date().toISOString() : Date.now() / 1000;
-  const entries = Object.entries({ level: "info", ts, caller, msg, ...fields });
+  const entries = Object.entries({ level, ts, caller, msg, ...fields });
   err(`{${entries.map(([key, value]) => `${zapString(key)}:${zapValue(value)}`).join(",")}}\n`);
 }
 
@@ -102,7 +107,11 @@ const saveCommand: CommandSpec = {
       });
     } catch (error) {
       closeSync(fd);
-      throw new CtlExit(ExitCode.interrupted, goErrorText(mapCallError(error)));
+      const text = goErrorText(mapCallError(error));
+      zapLog("warn", "clientv3/maintenance.go:210", "failed to receive from snapshot stream; closing", { error: text }, true);
+      // etcdctl removes the partial file when the download fails.
+      rmSync(partPath, { force: true });
+      throw new CtlExit(ExitCode.interrupted, text);
     }
     zapInfo("clientv3/maintenance.go:208", "completed snapshot read; closing", {}, true);
     fsyncSync(fd);
@@ -111,7 +120,10 @@ const saveCommand: CommandSpec = {
     const all = Buffer.concat(chunks);
     if (all.length >= 32) {
       hash.update(all.subarray(0, all.length - 32));
-      if (!hash.digest().equals(all.subarray(all.length - 32))) throw new CtlExit(ExitCode.interrupted, "snapshot hash mismatch");
+      if (!hash.digest().equals(all.subarray(all.length - 32))) {
+        rmSync(partPath, { force: true });
+        throw new CtlExit(ExitCode.interrupted, "snapshot hash mismatch");
+      }
     }
     zapInfo("snapshot/v3_snapshot.go:142", "fetched snapshot", {
       endpoint: config.endpoints[0],

@@ -11,11 +11,13 @@ import { watchService } from "../../api/grpc.js";
 import type { CommandSpec } from "../cli/command.js";
 import { FlagError, FlagSet } from "../cli/flags.js";
 import { bytesToText, LineReader } from "../cli/lines.js";
-import { CtlExit, ExitCode } from "../exit.js";
+import { CtlExit, ExitCode, goErrorText } from "../exit.js";
 import { err, out } from "../output.js";
 import { goQuote } from "../printers/go.js";
 import { prefixRangeEnd } from "../printers/simple.js";
 import { enc, flag, openSession, type Session } from "./common.js";
+import { mapCallError } from "../../client/client.js";
+import { isResumable, nextRevision } from "../../client/watch.js";
 import { argify } from "./txn.js";
 
 const watchFlags = [
@@ -40,7 +42,7 @@ function specFrom(flags: FlagSet, args: readonly string[], exec: string[]): Watc
   return { key: args[0]!, rangeEnd: args[1], prefix: flags.bool("prefix"), rev: flags.bigint("rev"), prevKv: flags.bool("prev-kv"), exec };
 }
 
-function createRequest(spec: WatchSpec) {
+function createRequest(spec: WatchSpec, startRevision: bigint) {
   let key = enc(spec.key);
   let rangeEnd = spec.rangeEnd === undefined ? new Uint8Array() : enc(spec.rangeEnd);
   if (spec.prefix) {
@@ -52,7 +54,7 @@ function createRequest(spec: WatchSpec) {
   return create(WatchRequestSchema, {
     requestUnion: {
       case: "createRequest",
-      value: create(WatchCreateRequestSchema, { key, rangeEnd, startRevision: spec.rev, prevKv: spec.prevKv }),
+      value: create(WatchCreateRequestSchema, { key, rangeEnd, startRevision, prevKv: spec.prevKv }),
     },
   });
 }
@@ -113,22 +115,33 @@ function isProgressNotify(response: WatchResponse): boolean {
   return response.events.length === 0 && !response.canceled && !response.created && response.compactRevision === 0n && (response.header?.revision ?? 0n) !== 0n;
 }
 
+/** Longest pause between attempts to reopen a stream that keeps failing without an answer. */
+const maxResumeBackoffMs = 1_000;
+
 /**
  * One watch stream carrying any number of watches, as clientv3 multiplexes the watches of one
  * context: etcd answers create requests in the order they were sent, which is how a response's
  * watch id is matched to its request, and it broadcasts progress notifications (watch id -1).
+ * When the stream fails as unavailable (the server restarted, the connection dropped) it is
+ * reopened once an endpoint is connected, and every watch resumes at the revision after the last
+ * one it saw (clientv3's nextRev), so no event is lost or repeated.
  */
 class WatchStream {
-  /** Watches whose create request is sent and not yet answered, oldest first. */
+  /** Watches whose create request is sent (or waits for the stream to reopen), oldest first. */
   private readonly pending: WatchSpec[] = [];
   /** Established watches by the id etcd gave them. */
   private readonly watches = new Map<bigint, WatchSpec>();
+  /** The revision each watch starts from when it is (re)created: clientv3's initReq.rev. */
+  private readonly nextRev = new Map<WatchSpec, bigint>();
   private stream: ReturnType<typeof openStream> | undefined;
+  /** Set while the stream is being reopened; requests wait for it. */
+  private resuming = false;
+  private resumeBackoffMs = 0;
 
   /**
    * @param onClosed called when a watch is canceled by the server, or with undefined when the
    *   stream ends (all its watches with it).
-   * @param onError called when the stream fails with anything but a cancellation.
+   * @param onError called when the stream fails with an error that does not resume.
    */
   constructor(
     private readonly session: Session,
@@ -137,12 +150,14 @@ class WatchStream {
   ) {}
 
   add(spec: WatchSpec): void {
+    this.nextRev.set(spec, spec.rev);
     this.pending.push(spec);
-    this.open().write(createRequest(spec));
+    if (!this.resuming) this.open().write(createRequest(spec, spec.rev));
   }
 
   /** Asks for a progress notification for every watch of the stream (etcdctl's `progress`). */
   requestProgress(): void {
+    if (this.resuming) return;
     this.open().write(create(WatchRequestSchema, { requestUnion: { case: "progressRequest", value: create(WatchProgressRequestSchema) } }));
   }
 
@@ -153,13 +168,19 @@ class WatchStream {
   private open() {
     if (this.stream !== undefined) return this.stream;
     const stream = openStream(this.session);
-    stream.on("data", (response: WatchResponse) => this.receive(response));
+    stream.on("data", (response: WatchResponse) => {
+      this.resumeBackoffMs = 0;
+      this.receive(response);
+    });
     stream.on("error", (error: { code?: number }) => {
+      if (this.stream !== stream) return;
       this.stream = undefined;
       if (error.code === GrpcCode.CANCELLED) this.onClosed(undefined);
+      else if (isResumable(error)) void this.resume();
       else this.onError(error);
     });
     stream.on("end", () => {
+      if (this.stream !== stream) return;
       this.stream = undefined;
       this.onClosed(undefined);
     });
@@ -167,24 +188,55 @@ class WatchStream {
     return stream;
   }
 
+  /** Reopens the stream on a connected endpoint and recreates every watch from its next revision. */
+  private async resume(): Promise<void> {
+    this.resuming = true;
+    const watches = [...this.watches.values(), ...this.pending];
+    this.watches.clear();
+    this.pending.length = 0;
+    if (this.resumeBackoffMs > 0) await new Promise((resolve) => setTimeout(resolve, this.resumeBackoffMs));
+    this.resumeBackoffMs = Math.min(maxResumeBackoffMs, Math.max(50, this.resumeBackoffMs * 2));
+    await this.session.client.waitForConnection();
+    // Watches added while the stream was down were queued behind the resumed ones.
+    this.pending.unshift(...watches);
+    this.resuming = false;
+    const stream = this.open();
+    for (const spec of this.pending) stream.write(createRequest(spec, this.nextRev.get(spec) ?? spec.rev));
+  }
+
+  /** Records where a watch resumes after this response. */
+  private advance(spec: WatchSpec, response: WatchResponse): void {
+    this.nextRev.set(spec, nextRevision(this.nextRev.get(spec) ?? spec.rev, response));
+  }
+
   private receive(response: WatchResponse): void {
     if (response.watchId === -1n && isProgressNotify(response)) {
-      for (const _spec of this.watches.values()) this.display(response);
+      for (const spec of this.watches.values()) {
+        this.advance(spec, response);
+        this.display(response);
+      }
       return;
     }
     let spec: WatchSpec | undefined;
     if (response.created) {
       spec = this.pending.shift();
-      if (spec !== undefined && !response.canceled) this.watches.set(response.watchId, spec);
+      if (spec !== undefined && !response.canceled) {
+        this.watches.set(response.watchId, spec);
+        this.advance(spec, response);
+      }
       // clientv3 hands a watch's creation to no one unless asked to (WithCreatedNotify).
       if (!response.canceled && response.events.length === 0) return;
-    } else spec = this.watches.get(response.watchId);
+    } else {
+      spec = this.watches.get(response.watchId);
+      if (spec !== undefined) this.advance(spec, response);
+    }
     if (spec === undefined) return;
     if (response.canceled) err(`watch was canceled (${cancelText(response)})\n`);
     this.display(response);
     if (spec.exec.length > 0) runExec(spec.exec, response);
     if (response.canceled) {
       this.watches.delete(response.watchId);
+      this.nextRev.delete(spec);
       this.onClosed(spec);
     }
   }
@@ -207,16 +259,27 @@ function openStream(session: Session) {
   return session.client.bidiStream<WatchRequest, WatchResponse>(watchService.watch, { metadata: { hasleader: "true" } });
 }
 
-/** Runs one watcher to its end; resolves when the server cancels it. */
+/**
+ * A stream error that ends the watches (clientv3 closes their channels with a canceled response
+ * carrying the error, which etcdctl reports).
+ */
+function reportClosed(error: unknown): void {
+  err(`watch was canceled (${goErrorText(mapCallError(error))})\n`);
+}
+
+/** Runs one watcher to its end; resolves when the server cancels it or its stream fails for good. */
 function watchUntilCanceled(session: Session, spec: WatchSpec): Promise<void> {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const stream = new WatchStream(
       session,
       (closed) => {
         if (closed !== undefined) stream.cancel();
         resolve();
       },
-      reject,
+      (error) => {
+        reportClosed(error);
+        resolve();
+      },
     );
     stream.add(spec);
   });
@@ -262,9 +325,7 @@ async function interactive(session: Session, envKey: string, envRange: string): 
   const stream = new WatchStream(
     session,
     () => undefined,
-    (error) => {
-      throw error;
-    },
+    reportClosed,
   );
   for (;;) {
     const raw = await reader.readLine();
