@@ -77,6 +77,11 @@ const normalizers: Record<string, (text: string) => string> = {
    * defrag panics in one goroutine while another dereferences nil), so only its start is compared.
    */
   "go-panic": (t) => t.replace(/^panic: [\s\S]*$/m, "panic: <go panic and goroutine dump>\n"),
+  /**
+   * Completion scripts name shell functions and variables after the program (`__start_cairnctl`,
+   * `CAIRNCTL_ACTIVE_HELP`), where the word-bounded base rule does not reach.
+   */
+  "prog-name": (t) => t.replace(/cairnctl/g, "etcdctl").replace(/CAIRNCTL/g, "ETCDCTL"),
   /** Raft indexes move with internal requests (e.g. lease checkpoints). */
   "raft-index": (t) => t.replace(/"raft(Applied)?Index":\d+/g, '"raft$1Index":<n>'),
 };

@@ -25,6 +25,22 @@ export interface CommandSpec {
   readonly persistentFlags?: readonly FlagDef[];
   readonly run?: (invocation: Invocation) => Promise<void> | void;
   readonly subcommands?: readonly CommandSpec[];
+  /** Left out of completion candidates (cobra's Hidden). */
+  readonly hidden?: boolean;
+  /** The usage line is `use` as written, without ` [flags]` (cobra's DisableFlagsInUseLine). */
+  readonly disableFlagsInUseLine?: boolean;
+  /** Every word after the command is a positional argument, flags included (cobra's DisableFlagParsing). */
+  readonly disableFlagParsing?: boolean;
+  /** Checks the positional arguments before run; returns the error message (cobra's Args). */
+  readonly validateArgs?: (command: Command, args: readonly string[]) => string | undefined;
+  /** Shell completion candidates for positional arguments (cobra's ValidArgsFunction). */
+  readonly completeArgs?: (command: Command, args: readonly string[], toComplete: string) => Completions;
+}
+
+/** Candidates (`name` or `name\tdescription`) and cobra's ShellCompDirective bit mask. */
+export interface Completions {
+  readonly candidates: string[];
+  readonly directive: number;
 }
 
 export class Command {
@@ -73,6 +89,11 @@ export class Command {
     return out;
   }
 
+  /** Local flags that descendants do not inherit (cobra's LocalNonPersistentFlags), plus help. */
+  localNonPersistentFlagDefs(): FlagDef[] {
+    return [...(this.spec.flags ?? []), this.helpFlag()];
+  }
+
   flagSet(): FlagSet {
     return new FlagSet([...this.localFlagDefs(), ...this.inheritedFlagDefs()]);
   }
@@ -81,12 +102,13 @@ export class Command {
   findChild(word: string): Command | undefined {
     const exact = this.children.find((c) => c.name === word || (c.spec.aliases ?? []).includes(word));
     if (exact !== undefined) return exact;
-    const matches = this.children.filter((c) => c.name.startsWith(word));
+    const matches = this.children.filter((c) => c.name.startsWith(word) || (c.spec.aliases ?? []).some((a) => a.startsWith(word)));
     return matches.length === 1 ? matches[0] : undefined;
   }
 
   useLine(): string {
     const line = this.parent === undefined ? this.spec.use : `${this.parent.path} ${this.spec.use}`;
+    if (this.spec.disableFlagsInUseLine === true) return line;
     return line.includes("[flags]") ? line : `${line} [flags]`;
   }
 

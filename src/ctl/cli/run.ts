@@ -4,47 +4,10 @@
  */
 import { Command } from "./command.js";
 import { FlagError } from "./flags.js";
+import { findCommand, stripFlags } from "./find.js";
+import { attachCompleteCommand } from "./complete.js";
 import { CtlExit, ExitCode } from "../exit.js";
 import { err, out } from "../output.js";
-
-/** Positional words of args, skipping flags and the values of flags that take one (cobra's stripFlags). */
-function stripFlags(args: readonly string[], boolNames: Set<string>, boolShorts: Set<string>): string[] {
-  const words: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const s = args[i]!;
-    if (s === "--") break;
-    if (s.startsWith("--") && !s.includes("=") && !boolNames.has(s.slice(2))) {
-      if (args.length - i - 1 <= 1) break;
-      i += 1;
-      continue;
-    }
-    if (s.startsWith("-") && !s.includes("=") && s.length === 2 && !boolShorts.has(s.slice(1))) {
-      if (args.length - i - 1 <= 1) break;
-      i += 1;
-      continue;
-    }
-    if (s !== "" && !s.startsWith("-")) words.push(s);
-  }
-  return words;
-}
-
-/** cobra's Find: the deepest command the words of args name, and the args left for it. */
-export function findCommand(root: Command, args: readonly string[]): { command: Command; args: string[] } {
-  let command = root;
-  let rest = [...args];
-  for (;;) {
-    const defs = [...command.localFlagDefs(), ...command.inheritedFlagDefs()];
-    const boolNames = new Set(defs.filter((d) => d.kind === "bool").map((d) => d.name));
-    const boolShorts = new Set(defs.filter((d) => d.kind === "bool" && d.shorthand !== undefined).map((d) => d.shorthand!));
-    const words = stripFlags(rest, boolNames, boolShorts);
-    if (words.length === 0) return { command, args: rest };
-    const next = command.findChild(words[0]!);
-    if (next === undefined) return { command, args: rest };
-    const index = rest.indexOf(words[0]!);
-    rest = [...rest.slice(0, index), ...rest.slice(index + 1)];
-    command = next;
-  }
-}
 
 function levenshtein(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
@@ -70,8 +33,13 @@ function unknownCommandMessage(root: Command, typed: string, rootName: string): 
   return message;
 }
 
+/** Re-exported for commands that look others up (help). */
+export { findCommand };
+
 /** Runs argv (without the program name); returns the exit code. */
 export async function runCli(root: Command, argv: readonly string[], version: string, apiVersion: string): Promise<number> {
+  // cobra adds its hidden completion request command only when the command line calls it.
+  attachCompleteCommand(root, argv);
   const { command, args } = findCommand(root, argv);
   if (command === root) {
     const words = stripFlags(args, new Set(root.localFlagDefs().filter((d) => d.kind === "bool").map((d) => d.name)), new Set(["h"]));
@@ -84,7 +52,7 @@ export async function runCli(root: Command, argv: readonly string[], version: st
   const flags = command.flagSet();
   let positional: string[];
   try {
-    positional = flags.parse(args);
+    positional = command.spec.disableFlagParsing === true ? [...args] : flags.parse(args);
   } catch (error) {
     if (!(error instanceof FlagError)) throw error;
     err(`Error: ${error.message}\n`);
@@ -95,6 +63,13 @@ export async function runCli(root: Command, argv: readonly string[], version: st
   if (flags.bool("help") || !command.runnable) {
     out(command.usage(version, apiVersion));
     return ExitCode.success;
+  }
+  const argsError = command.spec.validateArgs?.(command, positional);
+  if (argsError !== undefined) {
+    err(`Error: ${argsError}\n`);
+    out(command.usage(version, apiVersion));
+    err(`\nError: ${argsError}\n`);
+    return ExitCode.error;
   }
   try {
     await command.spec.run!({ command, args: positional, flags });

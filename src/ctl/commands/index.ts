@@ -24,6 +24,7 @@ import { makeMirrorCommand } from "./make-mirror.js";
 import { doctorCommand } from "./doctor.js";
 import { checkCommand } from "./check.js";
 import { helpCommand } from "./help.js";
+import { completionCommand } from "./completion.js";
 
 export const commandSpecs: CommandSpec[] = [
   getCommand,
@@ -49,6 +50,7 @@ export const commandSpecs: CommandSpec[] = [
   checkCommand,
   doctorCommand,
   helpCommand,
+  completionCommand,
 ];
 
 /** The root command; its name appears in usage text and error messages. */
