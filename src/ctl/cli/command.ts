@@ -30,6 +30,8 @@ export interface CommandSpec {
 export class Command {
   readonly name: string;
   readonly children: Command[];
+  /** Children in the order the spec lists them (cobra's AddCommand order, which suggestions follow). */
+  readonly childrenInOrder: Command[];
   readonly persistentFlags: readonly FlagDef[];
 
   constructor(
@@ -40,9 +42,8 @@ export class Command {
   ) {
     this.persistentFlags = spec.persistentFlags ?? rootPersistentFlags;
     this.name = spec.use.split(" ")[0]!;
-    this.children = (spec.subcommands ?? [])
-      .map((child) => new Command(child, this))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    this.childrenInOrder = (spec.subcommands ?? []).map((child) => new Command(child, this));
+    this.children = [...this.childrenInOrder].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   get root(): Command {
