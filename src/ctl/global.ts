@@ -9,7 +9,7 @@ import { EtcdClient, type AttemptFailure, type ClientOptions, type TlsOptions } 
 import { grpcCodeGoName } from "../api/errors.js";
 import type { FlagDef, FlagSet } from "./cli/flags.js";
 import type { Invocation } from "./cli/command.js";
-import { formatGoDuration } from "./cli/duration.js";
+import { formatGoDurationNs } from "./cli/duration.js";
 import { CtlExit, ExitCode, exitWithError } from "./exit.js";
 import { err } from "./output.js";
 import { askPassword } from "./password.js";
@@ -99,7 +99,7 @@ function flagText(flags: FlagSet, def: FlagDef): string {
     case "bool":
       return String(flags.bool(def.name));
     case "duration":
-      return formatGoDuration(flags.durationMs(def.name));
+      return formatGoDurationNs(flags.durationNs(def.name));
     case "stringSlice":
       return `[${flags.strings(def.name).join(",")}]`;
     case "int64":

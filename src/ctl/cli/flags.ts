@@ -2,7 +2,7 @@
  * Command-line flags with the syntax and error texts of spf13/pflag, which etcdctl uses:
  * `--name=value`, `--name value`, `-x value`, `-xvalue`, bool flags without a value, `--` ends flags.
  */
-import { parseGoDuration } from "./duration.js";
+import { parseGoDurationNs } from "./duration.js";
 
 export type FlagKind = "bool" | "string" | "int64" | "uint64" | "int" | "duration" | "stringSlice";
 
@@ -62,7 +62,7 @@ function initialValue(def: FlagDef): FlagValue {
     case "int":
       return Number(def.defaultText);
     case "duration":
-      return parseGoDuration(def.defaultText);
+      return Number(parseGoDurationNs(def.defaultText)) / 1e6;
     case "stringSlice":
       return def.defaultText === "[]" ? [] : def.defaultText.slice(1, -1).split(",");
   }
@@ -113,6 +113,14 @@ export class FlagSet {
   int(name: string): number {
     return this.state(name).value as number;
   }
+  /** Exact nanoseconds of duration flags set from text (ms numbers lose precision near 2^63 ns). */
+  private readonly durationsNs = new Map<string, bigint>();
+
+  /** A duration flag in nanoseconds, exactly as parsed. */
+  durationNs(name: string): bigint {
+    return this.durationsNs.get(name) ?? BigInt(Math.round(this.durationMs(name) * 1e6));
+  }
+
   /** A duration flag in milliseconds. */
   durationMs(name: string): number {
     return this.state(name).value as number;
@@ -143,8 +151,11 @@ export class FlagSet {
         return parseGoInt(text, true);
       case "int":
         return Number(parseGoInt(text, false));
-      case "duration":
-        return parseGoDuration(text);
+      case "duration": {
+        const ns = parseGoDurationNs(text);
+        this.durationsNs.set(state.def.name, ns);
+        return Number(ns) / 1e6;
+      }
       case "stringSlice": {
         const items = text === "" ? [] : text.split(",");
         return state.changed ? [...(state.value as string[]), ...items] : items;
