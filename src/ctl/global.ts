@@ -139,20 +139,50 @@ export interface GlobalConfig {
   readonly printer: Printer;
 }
 
-/** Zap's production JSON line for a failed unary attempt, as clientv3's retry interceptor logs it. */
-function attemptLogger(clientId: string): (failure: AttemptFailure) => void {
+/** clientv3's endpoint.ParseEndpoint host: what its balancer target names an endpoint by. */
+function endpointHost(endpoint: string): string {
+  if (!endpoint.includes("://")) return endpoint;
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return endpoint;
+  }
+  switch (url.protocol) {
+    case "http:":
+    case "https:":
+      return url.host;
+    case "unix:":
+    case "unixs:":
+      return `${url.host}${url.pathname}`;
+    default:
+      return "";
+  }
+}
+
+/**
+ * Zap's production JSON line for a failed unary attempt, as clientv3's retry interceptor logs it.
+ * Its target is the connection's: the balancer's `endpoint://client-<id>/<host>` for the shared
+ * client, `passthrough:///<endpoint>` for the direct dial of one endpoint (maintenance calls).
+ */
+function attemptLogger(clientId: string | undefined): (failure: AttemptFailure) => void {
   return (failure) => {
     const line = {
       level: "warn",
       ts: new Date().toISOString(),
       caller: "clientv3/retry_interceptor.go:62",
       msg: "retrying of unary invoker failed",
-      target: `endpoint://client-${clientId}/${failure.target}`,
+      target: clientId === undefined ? `passthrough:///${failure.target}` : `endpoint://client-${clientId}/${endpointHost(failure.target)}`,
       attempt: failure.attempt,
       error: `rpc error: code = ${grpcCodeGoName[failure.code]} desc = ${failure.details}`,
     };
     err(`${JSON.stringify(line)}\n`);
   };
+}
+
+/** The attempt logger of a client that dials one endpoint directly, as clientv3's Client.Dial. */
+export function directAttemptLogger(): (failure: AttemptFailure) => void {
+  return attemptLogger(undefined);
 }
 
 function nonEmptyPath(flags: FlagSet, name: string): string | undefined {

@@ -9,12 +9,12 @@ import { err } from "../output.js";
 import type { EndpointHashKV, EndpointHealth, EndpointStatus } from "../printers/printer.js";
 import { EtcdError } from "../../api/errors.js";
 import { globalConfig, type GlobalConfig } from "../global.js";
-import { endpointClient, endpointsFromCluster, endpointsFromConfig, enc, flag, openSession, type Session } from "./common.js";
+import { directClient, endpointClient, endpointsFromCluster, endpointsFromConfig, enc, flag, openSession, type Session } from "./common.js";
 
 const clusterFlag = flag("cluster", "bool", "false", "use all endpoints from the cluster member list");
 
 async function withEndpoint<T>(session: Session, ep: string, use: (client: Awaited<ReturnType<typeof endpointClient>>) => Promise<T>): Promise<T> {
-  const client = await endpointClient(session.config, ep);
+  const client = await directClient(session.config, ep);
   try {
     return await use(client);
   } finally {
