@@ -242,12 +242,20 @@ function flagValue(rng: Rng, spec: FlagSpec): string {
     case "int":
     case "uint":
       return rng.chance(0.6) ? rng.pick(["0", "1", "2", "3", "5", "10"]) : anyInt(rng);
-    case "duration":
-      return rng.chance(0.5) ? rng.pick(["1s", "2s", "5s", "10s"]) : rng.pick(durationValues);
+    case "duration": {
+      const value = rng.chance(0.5) ? rng.pick(["1s", "2s", "5s", "10s"]) : rng.pick(durationValues);
+      // A command timeout shorter than a round trip races with the call itself.
+      if (spec.name === "command-timeout" && commandTimeoutRaces(value)) return "3s";
+      return value;
+    }
     case "enum":
     case "string":
       return rng.pick(spec.values ?? ["x"]);
   }
+}
+
+function commandTimeoutRaces(value: string): boolean {
+  return /^-|^[+]?0s?$|(ns|us|µs)$/.test(value);
 }
 
 /** One flag occurrence in a random pflag spelling (one or two argv words). */
