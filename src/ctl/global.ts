@@ -250,11 +250,16 @@ export function tlsFromFlags(flags: FlagSet): TlsOptions | undefined {
 }
 
 /** Resolves the global configuration in the order of etcdctl's clientConfigFromCmd, which fixes which error wins. */
-export async function globalConfig(invocation: Invocation, extraEnvNames: readonly string[] = []): Promise<GlobalConfig> {
+export async function globalConfig(
+  invocation: Invocation,
+  extraEnvNames: readonly string[] = [],
+  /** false for endpoint health, which etcdctl configures without clientConfigFromCmd's --debug dump. */
+  printDebug = true,
+): Promise<GlobalConfig> {
   const flags = invocation.flags;
   const inherited = invocation.command.inheritedFlagDefs();
   applyEnvironment(flags, inherited, extraEnvNames);
-  if (flags.bool("debug")) {
+  if (printDebug && flags.bool("debug")) {
     for (const def of [...inherited].sort((a, b) => (a.name < b.name ? -1 : 1))) err(`${envKey(def.name)}=${flagText(flags, def)}\n`);
   }
   const endpoints = await endpointsFromFlags(flags);
@@ -303,6 +308,8 @@ function checkTlsFiles(tls: TlsOptions | undefined): void {
  */
 export async function connect(config: GlobalConfig, overrides: Partial<ClientOptions> = {}): Promise<EtcdClient> {
   checkTlsFiles(config.options.tls);
+  // clientv3.New's ErrNoAvailableEndpoints, e.g. for --endpoints ''.
+  if ((overrides.endpoints ?? config.options.endpoints).length === 0) exitWithError(ExitCode.badConnection, new Error("etcdclient: no available endpoints"));
   try {
     return await EtcdClient.connect({ ...config.options, dialTimeoutMs: 0, commandTimeoutMs: config.commandTimeoutMs, ...overrides });
   } catch (error) {

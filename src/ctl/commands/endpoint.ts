@@ -49,7 +49,7 @@ const healthCommand: CommandSpec = {
   async run(invocation) {
     // etcdctl's health opens no shared client: each endpoint is dialed (and logged in to) on its
     // own, so a refused login is that endpoint's error in the output, not the end of the command.
-    const config = await globalConfig(invocation);
+    const config = await globalConfig(invocation, [], false);
     const endpoints = await endpointsFromConfig(config, invocation.flags);
     const results = await Promise.all(endpoints.map((ep) => checkHealth(config, ep)));
     config.printer.endpointHealth(results);
