@@ -187,7 +187,8 @@ function normalize(text: string): string {
 
 /** Table rows whose widths follow a size or a duration get their padding collapsed. */
 function normalizeTable(text: string): string {
-  return /^\+-/m.test(text) ? text.replace(/-+/g, "-").replace(/ +/g, " ") : text;
+  const goDuration = /\b\d+(?:\.\d+)?(?:ns|µs|\u00c2\u00b5s|ms|s|m|h)\b/g;
+  return /^\+-/m.test(text) ? text.replace(goDuration, "<dur>").replace(/-+/g, "-").replace(/ +/g, " ") : text;
 }
 
 /** cairnctl's own `doctor` command appears among unknown-command suggestions; etcdctl has none. */
