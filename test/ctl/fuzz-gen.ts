@@ -100,6 +100,9 @@ const globalFlags: readonly FlagSpec[] = [
   { name: "insecure-skip-tls-verify", kind: "bool" },
   { name: "insecure-discovery", kind: "bool" },
   { name: "endpoints", kind: "string", values: ["$EP", "$EP,$EP", "http://$EP", ""] },
+  // Always with a password: a bare user name would prompt on the terminal.
+  { name: "user", kind: "string", values: ["alice:secret", "alice:wrong", "nobody:x", ":", "alice:"] },
+  { name: "password", kind: "string", values: ["secret", ""] },
 ];
 
 interface CommandSpec {
@@ -214,6 +217,7 @@ const commands: readonly CommandSpec[] = [
   { words: ["user", "list"], weight: 1, flags: [], args: (rng) => (rng.chance(0.2) ? ["x"] : []) },
   { words: ["role", "get"], weight: 2, flags: [], args: (rng) => Array.from({ length: rng.pick([0, 1, 1, 2]) }, () => rng.pick(["reader", "root", "nobody", ""])) },
   { words: ["role", "list"], weight: 1, flags: [], args: (rng) => (rng.chance(0.2) ? ["x"] : []) },
+  { words: ["snapshot", "status"], weight: 1, flags: [], args: (rng) => Array.from({ length: rng.pick([0, 1, 1, 2]) }, () => rng.pick(["/nonexistent/snap.db", "", "/etc/hostname", "/"])) },
   { words: ["version"], weight: 2, flags: [], args: (rng) => (rng.chance(0.2) ? ["x"] : []) },
   {
     words: ["watch"],
