@@ -159,7 +159,7 @@ function normalize(text: string): string {
   return text
     // grpc-go's own log lines under --debug (connection state changes, racing with the call); the
     // diff suite skips its --debug case for them, the fuzzer drops just those lines.
-    .replace(/^(INFO|WARNING|ERROR): \d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[core\].*\n/gm, "")
+    .replace(/^(INFO|WARNING|ERROR): \d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[[a-z]+\].*\n/gm, "")
     .replace(/"ts":"[^"]*"/g, '"ts":"<ts>"')
     .replace(/"ts":[0-9.]+/g, '"ts":<ts>')
     .replace(/endpoint:\/\/client-[0-9a-f-]{36}\//g, "endpoint://client-<uuid>/")
