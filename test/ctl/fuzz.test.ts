@@ -25,7 +25,7 @@ import { generateLine, lineSeed, shellQuote, type FuzzLine } from "./fuzz-gen.js
 
 const cairnctl = resolve("bin/cairnctl");
 const seed = Number(process.env.FUZZ_SEED ?? "20260423");
-const count = Number(process.env.FUZZ_COUNT ?? "150");
+const count = Number(process.env.FUZZ_COUNT ?? "200");
 const maxDiffs = Number(process.env.FUZZ_MAX_DIFFS ?? "10");
 
 interface RunResult {

@@ -34,11 +34,34 @@ export function parseGoBool(text: string): boolean | undefined {
   return undefined;
 }
 
+/** Go's strconv underscoreOK: with base 0, underscores only between digits or after a base prefix. */
+function underscoreOk(text: string): boolean {
+  let s = text.replace(/^[+-]/, "");
+  let saw = "^";
+  let hex = false;
+  if (/^0[bBoOxX]/.test(s)) {
+    saw = "0";
+    hex = /^0[xX]/.test(s);
+    s = s.slice(2);
+  }
+  for (const c of s) {
+    if (/[0-9]/.test(c) || (hex && /[a-fA-F]/.test(c))) saw = "0";
+    else if (c === "_") {
+      if (saw !== "0") return false;
+      saw = "_";
+    } else {
+      if (saw === "_") return false;
+      saw = "!";
+    }
+  }
+  return saw !== "_";
+}
+
 /** Go's strconv.ParseInt(text, 0, 64) / ParseUint; throws Go's message. */
 export function parseGoInt(text: string, unsigned: boolean, fn = unsigned ? "ParseUint" : "ParseInt"): bigint {
   const syntax = () => new Error(`strconv.${fn}: parsing ${JSON.stringify(text)}: invalid syntax`);
   const match = /^([+-]?)(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO]?[0-7_]*|[1-9][0-9_]*)$/.exec(text);
-  if (match === null) throw syntax();
+  if (match === null || (text.includes("_") && !underscoreOk(text))) throw syntax();
   if (unsigned && match[1] !== "") throw syntax();
   let digits = match[2]!.replace(/_/g, "");
   if (/^0[0-7]+$/.test(digits)) digits = `0o${digits.slice(1)}`;
