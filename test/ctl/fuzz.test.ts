@@ -82,6 +82,9 @@ function excluded(line: FuzzLine, expected: RunResult, actual: RunResult): strin
   // A Go panic and its goroutine dump (e.g. alarm list -w fields dereferences a nil header, a txn
   // compare on lease with a quoted value): a crash of etcdctl's, not behaviour to copy.
   if (/^panic: /m.test(expected.stderr)) return "etcdctl panics";
+  // A Go panic and its goroutine dump (e.g. alarm list -w fields dereferences a nil header, a txn
+  // compare on lease with a quoted value): a crash of etcdctl's, not behaviour to copy.
+  if (/^panic: /m.test(expected.stderr)) return "etcdctl panics";
   // Leases granted by fuzz lines get ids from each server's clock, which binary output cannot hide.
   const words = line.args.filter((a) => !a.startsWith("-"));
   if (line.args.some((a) => a.includes("protobuf")) && words.some((w) => w.length >= 2 && "lease".startsWith(w))) return "protobuf lease ids";
@@ -182,10 +185,7 @@ function normalize(text: string): string {
     .replace(/"(Size|DBSize)" : \d+/g, '"$1" : <n>')
     .replace(/"raft(Applied)?Index":\d+/g, '"raft$1Index":<n>')
     .replace(/"Raft(Applied)?Index" : \d+/g, '"Raft$1Index" : <n>')
-    // A Go panic and its goroutine dump (e.g. alarm list -w fields dereferences a nil header, a txn
-  // compare on lease with a quoted value): a crash of etcdctl's, not behaviour to copy.
-  if (/^panic: /m.test(expected.stderr)) return "etcdctl panics";
-  // Leases granted by fuzz lines get clock-based ids on each server.
+    // Leases granted by fuzz lines get clock-based ids on each server.
     .replace(/\b[0-9a-f]{12,16}\b/g, "<hexid>")
     .replace(/"(ID|id|lease)":\d{12,}/g, '"$1":<id>')
     .replace(/"(ID|Lease)" : \d{12,}/g, '"$1" : <id>');
