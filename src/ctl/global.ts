@@ -9,7 +9,7 @@ import { EtcdClient, type AttemptFailure, type ClientOptions, type TlsOptions } 
 import { grpcCodeGoName } from "../api/errors.js";
 import type { FlagDef, FlagSet } from "./cli/flags.js";
 import type { Invocation } from "./cli/command.js";
-import { formatGoDuration } from "./cli/duration.js";
+import { formatGoDurationNs } from "./cli/duration.js";
 import { CtlExit, ExitCode, exitWithError } from "./exit.js";
 import { err } from "./output.js";
 import { askPassword } from "./password.js";
@@ -99,7 +99,7 @@ function flagText(flags: FlagSet, def: FlagDef): string {
     case "bool":
       return String(flags.bool(def.name));
     case "duration":
-      return formatGoDuration(flags.durationMs(def.name));
+      return formatGoDurationNs(flags.durationNs(def.name));
     case "stringSlice":
       return `[${flags.strings(def.name).join(",")}]`;
     case "int64":
@@ -139,20 +139,50 @@ export interface GlobalConfig {
   readonly printer: Printer;
 }
 
-/** Zap's production JSON line for a failed unary attempt, as clientv3's retry interceptor logs it. */
-function attemptLogger(clientId: string): (failure: AttemptFailure) => void {
+/** clientv3's endpoint.ParseEndpoint host: what its balancer target names an endpoint by. */
+function endpointHost(endpoint: string): string {
+  if (!endpoint.includes("://")) return endpoint;
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return endpoint;
+  }
+  switch (url.protocol) {
+    case "http:":
+    case "https:":
+      return url.host;
+    case "unix:":
+    case "unixs:":
+      return `${url.host}${url.pathname}`;
+    default:
+      return "";
+  }
+}
+
+/**
+ * Zap's production JSON line for a failed unary attempt, as clientv3's retry interceptor logs it.
+ * Its target is the connection's: the balancer's `endpoint://client-<id>/<host>` for the shared
+ * client, `passthrough:///<endpoint>` for the direct dial of one endpoint (maintenance calls).
+ */
+function attemptLogger(clientId: string | undefined): (failure: AttemptFailure) => void {
   return (failure) => {
     const line = {
       level: "warn",
       ts: new Date().toISOString(),
       caller: "clientv3/retry_interceptor.go:62",
       msg: "retrying of unary invoker failed",
-      target: `endpoint://client-${clientId}/${failure.target}`,
+      target: clientId === undefined ? `passthrough:///${failure.target}` : `endpoint://client-${clientId}/${endpointHost(failure.target)}`,
       attempt: failure.attempt,
       error: `rpc error: code = ${grpcCodeGoName[failure.code]} desc = ${failure.details}`,
     };
     err(`${JSON.stringify(line)}\n`);
   };
+}
+
+/** The attempt logger of a client that dials one endpoint directly, as clientv3's Client.Dial. */
+export function directAttemptLogger(): (failure: AttemptFailure) => void {
+  return attemptLogger(undefined);
 }
 
 function nonEmptyPath(flags: FlagSet, name: string): string | undefined {
@@ -220,11 +250,16 @@ export function tlsFromFlags(flags: FlagSet): TlsOptions | undefined {
 }
 
 /** Resolves the global configuration in the order of etcdctl's clientConfigFromCmd, which fixes which error wins. */
-export async function globalConfig(invocation: Invocation, extraEnvNames: readonly string[] = []): Promise<GlobalConfig> {
+export async function globalConfig(
+  invocation: Invocation,
+  extraEnvNames: readonly string[] = [],
+  /** false for endpoint health, which etcdctl configures without clientConfigFromCmd's --debug dump. */
+  printDebug = true,
+): Promise<GlobalConfig> {
   const flags = invocation.flags;
   const inherited = invocation.command.inheritedFlagDefs();
   applyEnvironment(flags, inherited, extraEnvNames);
-  if (flags.bool("debug")) {
+  if (printDebug && flags.bool("debug")) {
     for (const def of [...inherited].sort((a, b) => (a.name < b.name ? -1 : 1))) err(`${envKey(def.name)}=${flagText(flags, def)}\n`);
   }
   const endpoints = await endpointsFromFlags(flags);
@@ -273,6 +308,8 @@ function checkTlsFiles(tls: TlsOptions | undefined): void {
  */
 export async function connect(config: GlobalConfig, overrides: Partial<ClientOptions> = {}): Promise<EtcdClient> {
   checkTlsFiles(config.options.tls);
+  // clientv3.New's ErrNoAvailableEndpoints, e.g. for --endpoints ''.
+  if ((overrides.endpoints ?? config.options.endpoints).length === 0) exitWithError(ExitCode.badConnection, new Error("etcdclient: no available endpoints"));
   try {
     return await EtcdClient.connect({ ...config.options, dialTimeoutMs: 0, commandTimeoutMs: config.commandTimeoutMs, ...overrides });
   } catch (error) {

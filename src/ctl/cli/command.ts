@@ -46,6 +46,8 @@ export interface Completions {
 export class Command {
   readonly name: string;
   readonly children: Command[];
+  /** Children in the order the spec lists them (cobra's AddCommand order, which suggestions follow). */
+  readonly childrenInOrder: Command[];
   readonly persistentFlags: readonly FlagDef[];
 
   constructor(
@@ -56,9 +58,8 @@ export class Command {
   ) {
     this.persistentFlags = spec.persistentFlags ?? rootPersistentFlags;
     this.name = spec.use.split(" ")[0]!;
-    this.children = (spec.subcommands ?? [])
-      .map((child) => new Command(child, this))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    this.childrenInOrder = (spec.subcommands ?? []).map((child) => new Command(child, this));
+    this.children = [...this.childrenInOrder].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   get root(): Command {
@@ -168,4 +169,52 @@ function flagUsages(defs: readonly FlagDef[]): string {
     out += `${line}\t${def.usage}\n`;
   }
   return out;
+}
+
+/** pflag's UnquoteUsage: a back-quoted word of the usage names the value, else its type does. */
+function unquoteUsage(def: FlagDef): { name: string; usage: string } {
+  const quoted = /`([^`]*)`/.exec(def.usage);
+  if (quoted !== null) return { name: quoted[1]!, usage: def.usage.replace(`\`${quoted[1]!}\``, quoted[1]!) };
+  const names: Record<FlagDef["kind"], string> = { bool: "", string: "string", int64: "int", uint64: "uint", int: "int", duration: "duration", stringSlice: "strings" };
+  return { name: names[def.kind], usage: def.usage };
+}
+
+/** pflag's defaultIsZeroValue. */
+function defaultIsZero(def: FlagDef): boolean {
+  switch (def.kind) {
+    case "bool":
+      return def.defaultText === "false";
+    case "duration":
+      return def.defaultText === "0" || def.defaultText === "0s";
+    case "string":
+      return def.defaultText === "";
+    case "stringSlice":
+      return def.defaultText === "[]";
+    default:
+      return def.defaultText === "0";
+  }
+}
+
+/** pflag's FlagUsages (no wrapping): names and value types aligned, then usage and default. */
+export function pflagUsages(defs: readonly FlagDef[]): string {
+  const lines = defs.map((def) => {
+    const { name, usage } = unquoteUsage(def);
+    let head = def.shorthand !== undefined ? `  -${def.shorthand}, --${def.name}` : `      --${def.name}`;
+    if (name !== "") head += ` ${name}`;
+    let tail = usage;
+    if (!defaultIsZero(def)) tail += def.kind === "string" ? ` (default ${JSON.stringify(def.defaultText)})` : ` (default ${def.defaultText})`;
+    return { head, tail };
+  });
+  const width = Math.max(0, ...lines.map((l) => l.head.length));
+  return lines.map(({ head, tail }) => `${head} ${" ".repeat(width - head.length + 1)} ${tail.replace(/\n/g, `\n${" ".repeat(width + 3)}`)}\n`).join("");
+}
+
+/**
+ * cobra's default usage for a command under an unnamed root (etcdctl's txn parses each request
+ * line with such a root holding put, get and del), as printed on a flag error.
+ */
+export function cobraDefaultUsage(command: Command): string {
+  const useLine = command.useLine().replace(/^\S*/, "");
+  const flags = pflagUsages(new FlagSet(command.localFlagDefs()).defs()).replace(/\s+$/, "");
+  return `Usage:\n  ${useLine}\n\nFlags:\n${flags}\n`;
 }

@@ -19,55 +19,109 @@ function quote(s: string): string {
   return JSON.stringify(s);
 }
 
-/** Parses a Go duration into milliseconds (fractional), or throws Go's error text. */
+const unitNsBig: Readonly<Record<string, bigint>> = Object.fromEntries(Object.entries(unitNs).map(([unit, ns]) => [unit, BigInt(ns)]));
+const limit = 1n << 63n;
+
+/**
+ * Parses a Go duration into milliseconds (fractional), or throws Go's error text. Follows Go's
+ * time.ParseDuration on integer nanoseconds, so overflow past ±2^63 ns is "invalid duration" as
+ * there, and fraction digits beyond what fits are dropped as Go drops them.
+ */
 export function parseGoDuration(text: string): number {
+  return Number(parseGoDurationNs(text)) / 1e6;
+}
+
+/** Parses a Go duration into integer nanoseconds, or throws Go's error text. */
+export function parseGoDurationNs(text: string): bigint {
   const invalid = () => new Error(`time: invalid duration ${quote(text)}`);
   let rest = text;
-  let sign = 1;
+  let negative = false;
   if (rest.startsWith("-") || rest.startsWith("+")) {
-    if (rest[0] === "-") sign = -1;
+    negative = rest[0] === "-";
     rest = rest.slice(1);
   }
-  if (rest === "0") return 0;
+  if (rest === "0") return 0n;
   if (rest === "") throw invalid();
-  let totalNs = 0;
+  let total = 0n;
   while (rest !== "") {
-    const number = /^(\d*)(?:\.(\d*))?/.exec(rest);
-    const whole = number?.[1] ?? "";
-    const fraction = number?.[2];
-    if (whole === "" && (fraction === undefined || fraction === "")) throw invalid();
-    rest = rest.slice(number![0].length);
+    if (!/^[.0-9]/.test(rest)) throw invalid();
+    const whole = /^\d*/.exec(rest)![0];
+    let value = 0n;
+    for (const digit of whole) {
+      if (value > limit / 10n) throw invalid();
+      value = value * 10n + BigInt(digit);
+      if (value > limit) throw invalid();
+    }
+    rest = rest.slice(whole.length);
+    let fraction = 0n;
+    let scale = 1;
+    let post = false;
+    if (rest.startsWith(".")) {
+      const digits = /^\d*/.exec(rest.slice(1))![0];
+      post = digits !== "";
+      let overflow = false;
+      for (const digit of digits) {
+        if (overflow) continue;
+        if (fraction > (limit - 1n) / 10n) {
+          overflow = true;
+          continue;
+        }
+        const next = fraction * 10n + BigInt(digit);
+        if (next > limit) {
+          overflow = true;
+          continue;
+        }
+        fraction = next;
+        scale *= 10;
+      }
+      rest = rest.slice(1 + digits.length);
+    }
+    if (whole === "" && !post) throw invalid();
     const unit = /^[^\d.]*/.exec(rest)![0];
     if (unit === "") throw new Error(`time: missing unit in duration ${quote(text)}`);
-    const scale = unitNs[unit];
-    if (scale === undefined) throw new Error(`time: unknown unit ${quote(unit)} in duration ${quote(text)}`);
+    const scaleNs = unitNsBig[unit];
+    if (scaleNs === undefined) throw new Error(`time: unknown unit ${quote(unit)} in duration ${quote(text)}`);
     rest = rest.slice(unit.length);
-    totalNs += Number(`${whole || "0"}.${fraction ?? "0"}`) * scale;
+    if (value > limit / scaleNs) throw invalid();
+    value *= scaleNs;
+    if (fraction > 0n) {
+      // Go: uint64(float64(f) * (float64(unit) / scale)), truncated toward zero.
+      value += BigInt(Math.trunc(Number(fraction) * (Number(scaleNs) / scale)));
+      if (value > limit) throw invalid();
+    }
+    total += value;
+    if (total > limit) throw invalid();
   }
-  return (sign * totalNs) / 1e6;
+  if (!negative && total > limit - 1n) throw invalid();
+  return negative ? -total : total;
 }
 
 /** Formats milliseconds as Go's Duration.String() does. */
 export function formatGoDuration(ms: number): string {
-  const ns = Math.round(ms * 1e6);
-  if (ns === 0) return "0s";
-  const negative = ns < 0;
-  let abs = Math.abs(ns);
-  let text: string;
-  if (abs < 1e9) {
-    const [value, unit] = abs < 1e3 ? [abs, "ns"] : abs < 1e6 ? [abs / 1e3, "µs"] : [abs / 1e6, "ms"];
-    text = `${trimFloat(value)}${unit}`;
-  } else {
-    const hours = Math.floor(abs / 3600e9);
-    abs -= hours * 3600e9;
-    const minutes = Math.floor(abs / 60e9);
-    abs -= minutes * 60e9;
-    const seconds = `${trimFloat(abs / 1e9)}s`;
-    text = hours > 0 ? `${hours}h${minutes}m${seconds}` : minutes > 0 ? `${minutes}m${seconds}` : seconds;
-  }
-  return negative ? `-${text}` : text;
+  return formatGoDurationNs(BigInt(Math.round(ms * 1e6)));
 }
 
-function trimFloat(value: number): string {
-  return Number.isInteger(value) ? String(value) : String(Number(value.toFixed(9)));
+/** `whole.fraction` of value / 10^digits with the fraction's trailing zeros (and a bare dot) dropped. */
+function fixed(value: bigint, digits: number): string {
+  const base = 10n ** BigInt(digits);
+  const fraction = (value % base).toString().padStart(digits, "0").replace(/0+$/, "");
+  return `${value / base}${fraction === "" ? "" : `.${fraction}`}`;
+}
+
+/** Go's Duration.String() of integer nanoseconds. */
+export function formatGoDurationNs(ns: bigint): string {
+  if (ns === 0n) return "0s";
+  const negative = ns < 0n;
+  const abs = negative ? -ns : ns;
+  let text: string;
+  if (abs < 1000n) text = `${abs}ns`;
+  else if (abs < 1000_000n) text = `${fixed(abs, 3)}µs`;
+  else if (abs < 1000_000_000n) text = `${fixed(abs, 6)}ms`;
+  else {
+    const hours = abs / 3600_000_000_000n;
+    const minutes = (abs / 60_000_000_000n) % 60n;
+    const seconds = `${fixed(abs % 60_000_000_000n, 9)}s`;
+    text = hours > 0n ? `${hours}h${minutes}m${seconds}` : minutes > 0n ? `${minutes}m${seconds}` : seconds;
+  }
+  return negative ? `-${text}` : text;
 }

@@ -2,7 +2,7 @@
  * Command-line flags with the syntax and error texts of spf13/pflag, which etcdctl uses:
  * `--name=value`, `--name value`, `-x value`, `-xvalue`, bool flags without a value, `--` ends flags.
  */
-import { parseGoDuration } from "./duration.js";
+import { parseGoDurationNs } from "./duration.js";
 
 export type FlagKind = "bool" | "string" | "int64" | "uint64" | "int" | "duration" | "stringSlice";
 
@@ -34,11 +34,34 @@ export function parseGoBool(text: string): boolean | undefined {
   return undefined;
 }
 
+/** Go's strconv underscoreOK: with base 0, underscores only between digits or after a base prefix. */
+function underscoreOk(text: string): boolean {
+  let s = text.replace(/^[+-]/, "");
+  let saw = "^";
+  let hex = false;
+  if (/^0[bBoOxX]/.test(s)) {
+    saw = "0";
+    hex = /^0[xX]/.test(s);
+    s = s.slice(2);
+  }
+  for (const c of s) {
+    if (/[0-9]/.test(c) || (hex && /[a-fA-F]/.test(c))) saw = "0";
+    else if (c === "_") {
+      if (saw !== "0") return false;
+      saw = "_";
+    } else {
+      if (saw === "_") return false;
+      saw = "!";
+    }
+  }
+  return saw !== "_";
+}
+
 /** Go's strconv.ParseInt(text, 0, 64) / ParseUint; throws Go's message. */
 export function parseGoInt(text: string, unsigned: boolean, fn = unsigned ? "ParseUint" : "ParseInt"): bigint {
   const syntax = () => new Error(`strconv.${fn}: parsing ${JSON.stringify(text)}: invalid syntax`);
   const match = /^([+-]?)(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO]?[0-7_]*|[1-9][0-9_]*)$/.exec(text);
-  if (match === null) throw syntax();
+  if (match === null || (text.includes("_") && !underscoreOk(text))) throw syntax();
   if (unsigned && match[1] !== "") throw syntax();
   let digits = match[2]!.replace(/_/g, "");
   if (/^0[0-7]+$/.test(digits)) digits = `0o${digits.slice(1)}`;
@@ -62,7 +85,7 @@ function initialValue(def: FlagDef): FlagValue {
     case "int":
       return Number(def.defaultText);
     case "duration":
-      return parseGoDuration(def.defaultText);
+      return Number(parseGoDurationNs(def.defaultText)) / 1e6;
     case "stringSlice":
       return def.defaultText === "[]" ? [] : def.defaultText.slice(1, -1).split(",");
   }
@@ -113,6 +136,14 @@ export class FlagSet {
   int(name: string): number {
     return this.state(name).value as number;
   }
+  /** Exact nanoseconds of duration flags set from text (ms numbers lose precision near 2^63 ns). */
+  private readonly durationsNs = new Map<string, bigint>();
+
+  /** A duration flag in nanoseconds, exactly as parsed. */
+  durationNs(name: string): bigint {
+    return this.durationsNs.get(name) ?? BigInt(Math.round(this.durationMs(name) * 1e6));
+  }
+
   /** A duration flag in milliseconds. */
   durationMs(name: string): number {
     return this.state(name).value as number;
@@ -143,8 +174,11 @@ export class FlagSet {
         return parseGoInt(text, true);
       case "int":
         return Number(parseGoInt(text, false));
-      case "duration":
-        return parseGoDuration(text);
+      case "duration": {
+        const ns = parseGoDurationNs(text);
+        this.durationsNs.set(state.def.name, ns);
+        return Number(ns) / 1e6;
+      }
       case "stringSlice": {
         const items = text === "" ? [] : text.split(",");
         return state.changed ? [...(state.value as string[]), ...items] : items;

@@ -9,7 +9,10 @@ import { attachCompleteCommand } from "./complete.js";
 import { CtlExit, ExitCode } from "../exit.js";
 import { err, out } from "../output.js";
 
-function levenshtein(a: string, b: string): number {
+/** Edit distance over UTF-8 bytes, as cobra's ld indexes Go strings. */
+function levenshtein(textA: string, textB: string): number {
+  const a = Buffer.from(textA, "utf8").toString("latin1");
+  const b = Buffer.from(textB, "utf8").toString("latin1");
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
   for (let i = 1; i <= a.length; i++) {
     let previous = row[0]!;
@@ -24,9 +27,10 @@ function levenshtein(a: string, b: string): number {
 }
 
 function unknownCommandMessage(root: Command, typed: string, rootName: string): string {
-  const suggestions = root.children
-    .filter((c) => c.runnable || c.children.length > 0)
-    .filter((c) => levenshtein(typed, c.name) <= 2 || c.name.toLowerCase().startsWith(typed.toLowerCase()))
+  // cobra's SuggestionsFor: available commands (not help) in AddCommand order, compared ignoring case.
+  const suggestions = root.childrenInOrder
+    .filter((c) => (c.runnable || c.children.length > 0) && c.name !== "help")
+    .filter((c) => levenshtein(typed.toLowerCase(), c.name.toLowerCase()) <= 2 || c.name.toLowerCase().startsWith(typed.toLowerCase()))
     .map((c) => c.name);
   let message = `unknown command ${JSON.stringify(typed)} for ${JSON.stringify(rootName)}`;
   if (suggestions.length > 0) message += `\n\nDid you mean this?\n${suggestions.map((s) => `\t${s}\n`).join("")}`;

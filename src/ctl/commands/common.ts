@@ -7,7 +7,7 @@ import { EtcdClient } from "../../client/client.js";
 import type { Invocation } from "../cli/command.js";
 import type { FlagDef, FlagSet } from "../cli/flags.js";
 import { ExitCode, exitWithError, goErrorText } from "../exit.js";
-import { connect, endpointsFromFlags, globalConfig, type GlobalConfig } from "../global.js";
+import { connect, directAttemptLogger, endpointsFromFlags, globalConfig, type GlobalConfig } from "../global.js";
 import type { Printer } from "../printers/printer.js";
 
 export interface Session {
@@ -83,6 +83,14 @@ export async function readStdin(): Promise<string> {
  */
 export async function endpointClient(config: GlobalConfig, endpoint: string): Promise<EtcdClient> {
   return EtcdClient.connect({ ...config.options, endpoints: [endpoint], dialTimeoutMs: 0, commandTimeoutMs: config.commandTimeoutMs });
+}
+
+/**
+ * A client for a maintenance call on one endpoint (status, hashkv, defrag): clientv3 makes these
+ * over a direct dial (Client.Dial), whose failed attempts are logged with a passthrough target.
+ */
+export async function directClient(config: GlobalConfig, endpoint: string): Promise<EtcdClient> {
+  return endpointClient({ ...config, options: { ...config.options, onAttemptFailed: directAttemptLogger() } }, endpoint);
 }
 
 /**

@@ -9,7 +9,7 @@ import { maintenanceService } from "../../api/grpc.js";
 import type { CommandSpec } from "../cli/command.js";
 import { CtlExit, ExitCode, goErrorText } from "../exit.js";
 import { err, out } from "../output.js";
-import { endpointClient, endpointsFromCluster, flag, openSession } from "./common.js";
+import { directClient, endpointsFromCluster, flag, openSession } from "./common.js";
 import { EtcdBackendOpenError, EtcdDefragError, GO_PANIC_EXIT_CODE, backendOpenPanicText } from "../../utl/etcd-defrag.js";
 import { defragOfflineDataDir } from "../../utl/defrag-data-dir.js";
 
@@ -49,7 +49,7 @@ export const defragCommand: CommandSpec = {
     let failures = 0;
     for (const ep of await endpointsFromCluster(session, invocation.flags)) {
       try {
-        const client = await endpointClient(session.config, ep);
+        const client = await directClient(session.config, ep);
         try {
           await client.unary(maintenanceService.defragment, create(DefragmentRequestSchema), { timeoutMs: session.config.commandTimeoutMs });
         } finally {

@@ -9,12 +9,12 @@ import { err } from "../output.js";
 import type { EndpointHashKV, EndpointHealth, EndpointStatus } from "../printers/printer.js";
 import { EtcdError } from "../../api/errors.js";
 import { globalConfig, type GlobalConfig } from "../global.js";
-import { endpointClient, endpointsFromCluster, endpointsFromConfig, enc, flag, openSession, type Session } from "./common.js";
+import { directClient, endpointClient, endpointsFromCluster, endpointsFromConfig, enc, flag, openSession, type Session } from "./common.js";
 
 const clusterFlag = flag("cluster", "bool", "false", "use all endpoints from the cluster member list");
 
 async function withEndpoint<T>(session: Session, ep: string, use: (client: Awaited<ReturnType<typeof endpointClient>>) => Promise<T>): Promise<T> {
-  const client = await endpointClient(session.config, ep);
+  const client = await directClient(session.config, ep);
   try {
     return await use(client);
   } finally {
@@ -49,7 +49,7 @@ const healthCommand: CommandSpec = {
   async run(invocation) {
     // etcdctl's health opens no shared client: each endpoint is dialed (and logged in to) on its
     // own, so a refused login is that endpoint's error in the output, not the end of the command.
-    const config = await globalConfig(invocation);
+    const config = await globalConfig(invocation, [], false);
     const endpoints = await endpointsFromConfig(config, invocation.flags);
     const results = await Promise.all(endpoints.map((ep) => checkHealth(config, ep)));
     config.printer.endpointHealth(results);

@@ -51,8 +51,12 @@ export async function putRequest({ args, flags }: Pick<Invocation, "args" | "fla
   if (ignoreValue && args.length > 1) throw new CtlExit(ExitCode.badArgs, "put command needs only 1 argument when 'ignore-value' is set");
   let value = "";
   if (!ignoreValue) {
-    value = args.length > 1 ? args[1]! : await readStdin();
-    if (value === "") throw new CtlExit(ExitCode.badArgs, needsArgs);
+    // As etcdctl's argOrStdin: an empty value argument is a value; only empty stdin is an error.
+    if (args.length > 1) value = args[1]!;
+    else {
+      value = await readStdin();
+      if (value === "") throw new CtlExit(ExitCode.badArgs, needsArgs);
+    }
   }
   let lease: bigint;
   try {

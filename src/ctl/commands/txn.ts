@@ -13,11 +13,11 @@ import {
   type RequestOp,
 } from "../../api/gen/etcdserverpb/rpc_pb.js";
 import { kvService } from "../../api/grpc.js";
-import { Command, type CommandSpec } from "../cli/command.js";
+import { cobraDefaultUsage, Command, type CommandSpec } from "../cli/command.js";
 import { FlagError } from "../cli/flags.js";
 import { bytesToText, LineReader } from "../cli/lines.js";
 import { CtlExit, ExitCode } from "../exit.js";
-import { out } from "../output.js";
+import { err, out } from "../output.js";
 import { goQuote } from "../printers/go.js";
 import { call, flag, openSession } from "./common.js";
 import { delCommand, deleteRequest } from "./del.js";
@@ -157,7 +157,11 @@ async function parseRequestOp(line: string): Promise<RequestOp> {
   try {
     positional = flags.parse(args.slice(1));
   } catch (error) {
-    if (error instanceof FlagError) invalidInput(`invalid txn request: ${bytesToText(line)}`);
+    if (error instanceof FlagError) {
+      // cobra prints the request command's usage (and a blank line) before the error is returned.
+      err(`${cobraDefaultUsage(command)}\n`);
+      invalidInput(`invalid txn request: ${bytesToText(line)}`);
+    }
     throw error;
   }
   switch (command.name) {

@@ -378,8 +378,10 @@ export const watchCommand: CommandSpec = {
       watchArgs = envRange === "" ? [envKey] : [envKey, envRange];
     }
     if (watchArgs.length < 1) throw new CtlExit(ExitCode.badArgs, "bad number of arguments");
-    const spec = specFrom(flags, watchArgs, exec);
+    // etcdctl checks `--prefix` against a range end in getWatchChan, after mustClientFromCmd has
+    // checked the output format and connected.
     const session = await openSession(invocation, ["watch-key", "watch-range-end"]);
+    const spec = specFrom(flags, watchArgs, exec);
     await watchUntilCanceled(session, spec);
     session.client.close();
     throw new CtlExit(ExitCode.interrupted, "watch is canceled by the server");
