@@ -25,7 +25,7 @@ import {
 import { Event_EventType, type KeyValue } from "../api/gen/mvccpb/kv_pb.js";
 import { kvService, leaseService } from "../api/grpc.js";
 import type { EtcdClient } from "./client.js";
-import { LeaseKeepAlive } from "./keepalive.js";
+import { firstKeepAliveTimeoutMs, LeaseKeepAlive } from "./keepalive.js";
 import { watchUntil } from "./watch.js";
 
 const enc = (text: string) => new TextEncoder().encode(text);
@@ -40,12 +40,6 @@ function prefixEnd(prefix: Uint8Array): Uint8Array<ArrayBuffer> {
     }
   }
   return new Uint8Array([0]);
-}
-
-/** clientv3's firstKeepAliveTimeout: the dial timeout plus a second, or 5 s without one. */
-export function firstKeepAliveTimeoutMs(client: EtcdClient): number {
-  const dialTimeoutMs = client.options.dialTimeoutMs ?? 0;
-  return dialTimeoutMs > 0 ? dialTimeoutMs + 1_000 : 5_000;
 }
 
 /**

@@ -22,6 +22,12 @@ export const keepAliveCheckMs = 500;
 /** Pause before a failed keep-alive stream is reopened (clientv3's retryConnWait). */
 export const retryConnWaitMs = 500;
 
+/** clientv3's firstKeepAliveTimeout: the dial timeout plus a second, or 5 s without one. */
+export function firstKeepAliveTimeoutMs(client: EtcdClient): number {
+  const dialTimeoutMs = client.options.dialTimeoutMs ?? 0;
+  return dialTimeoutMs > 0 ? dialTimeoutMs + 1_000 : 5_000;
+}
+
 export interface KeepAliveOptions {
   /** How long to wait for the first answer (clientv3: dial timeout + 1 s, or 5 s). */
   readonly firstTimeoutMs: number;

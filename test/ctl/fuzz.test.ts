@@ -22,6 +22,7 @@ import { leaseService } from "../../src/api/grpc.js";
 import { EtcdClient } from "../../src/client/client.js";
 import { skipWithoutEtcd, startEtcd, type EtcdProcess } from "../client/etcd.js";
 import { generateLine, lineSeed, shellQuote, type FuzzLine } from "./fuzz-gen.js";
+import { baseNormalize, normalizers } from "./normalize.js";
 
 const cairnctl = resolve("bin/cairnctl");
 const seed = Number(process.env.FUZZ_SEED ?? "20260423");
@@ -160,21 +161,16 @@ function mapFacts(text: string, from: ServerFacts, to: ServerFacts): string {
   return out;
 }
 
-/** The diff suite's normalizations that apply to any line: times, durations, ids, the program name. */
+/**
+ * The diff suite's normalizations that apply to any line (clock stamps, client ids, the program
+ * name, durations), then wider ones for what fuzz lines can reach: TTLs (also negative), sizes,
+ * raft indexes and clock-based lease ids.
+ */
 function normalize(text: string): string {
-  return text
-    // grpc-go's own log lines under --debug (connection state changes, racing with the call); the
-    // diff suite skips its --debug case for them, the fuzzer drops just those lines.
-    .replace(/^(INFO|WARNING|ERROR): \d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[[a-z]+\].*\n/gm, "")
-    .replace(/"ts":"[^"]*"/g, '"ts":"<ts>"')
-    .replace(/"ts":[0-9.]+/g, '"ts":<ts>')
-    .replace(/endpoint:\/\/client-[0-9a-f-]{36}\//g, "endpoint://client-<uuid>/")
-    .replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} /gm, "<time> ")
-    .replace(/\bcairnctl\b/g, "etcdctl")
-    .replace(/took = \S+/g, "took = <dur>")
-    .replace(/"took":"[^"]*"/g, '"took":"<dur>"')
-    .replace(/"took":[0-9.e-]+/g, '"took":<dur>')
-    .replace(/"Took" : \S+/g, '"Took" : <dur>')
+  // grpc-go's own log lines under --debug (connection state changes, racing with the call); the
+  // diff suite skips its --debug case for them, the fuzzer drops just those lines.
+  const withoutGrpcLogs = text.replace(/^(INFO|WARNING|ERROR): \d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d \[[a-z]+\].*\n/gm, "");
+  return normalizers.took!(baseNormalize(withoutGrpcLogs))
     .replace(/remaining\(-?\d+s\)/g, "remaining(<n>s)")
     .replace(/"(ttl|TTL)":-?\d+/g, '"$1":<n>')
     .replace(/"TTL" : -?\d+/g, '"TTL" : <n>')
@@ -193,8 +189,7 @@ function normalize(text: string): string {
 
 /** Table rows whose widths follow a size or a duration get their padding collapsed. */
 function normalizeTable(text: string): string {
-  const goDuration = /\b\d+(?:\.\d+)?(?:ns|µs|\u00c2\u00b5s|ms|s|m|h)\b/g;
-  return /^\+-/m.test(text) ? text.replace(goDuration, "<dur>").replace(/-+/g, "-").replace(/ +/g, " ") : text;
+  return /^\+-/m.test(text) ? normalizers["table-took"]!(text) : text;
 }
 
 /** cairnctl's own `doctor` command appears among unknown-command suggestions; etcdctl has none. */

@@ -11,8 +11,7 @@ import {
 import { leaseService } from "../../api/grpc.js";
 import { etcdError } from "../../api/errors.js";
 import { mapCallError } from "../../client/client.js";
-import { firstKeepAliveTimeoutMs } from "../../client/concurrency.js";
-import { LeaseKeepAlive } from "../../client/keepalive.js";
+import { firstKeepAliveTimeoutMs, LeaseKeepAlive } from "../../client/keepalive.js";
 import type { CommandSpec } from "../cli/command.js";
 import { CtlExit, ExitCode, exitWithError, goErrorText } from "../exit.js";
 import { out } from "../output.js";
